@@ -1,0 +1,41 @@
+# Gatescope: `make run` serves the site, `make test` runs every test, `make bench` measures.
+PYTHON ?= python3
+VENV ?= .venv
+HOST ?= 127.0.0.1
+PORT ?= 8000
+BIN := $(VENV)/bin
+
+.PHONY: run test bench lint install install-test chromium clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip >/dev/null
+
+install: $(BIN)/python
+	$(BIN)/pip install -e .
+
+install-test: $(BIN)/python
+	$(BIN)/pip install -e '.[test]'
+
+# Debian's Chromium for the browser tests; Playwright must never download a browser of its own.
+chromium:
+	@test -x /usr/bin/chromium || { \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }
+
+run: install
+	OPENBLAS_NUM_THREADS=1 $(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
+
+test: install-test chromium
+	$(BIN)/pytest
+
+lint: install-test
+	$(BIN)/ruff check app tests benchmarks
+	$(BIN)/mypy app
+
+bench: install-test
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk; }
+	$(BIN)/python -m benchmarks.forward
+	$(BIN)/python -m benchmarks.serve
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

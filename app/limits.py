@@ -1,0 +1,61 @@
+"""ASGI middleware that refuses request bodies over the size limit before the app reads them."""
+
+from __future__ import annotations
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.encode import JSON
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(scope, receive, send, declared.decode("latin-1"))
+            return
+        # Buffer the body (at most max_bytes), then hand the app a receive that replays it.
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await self._refuse(scope, receive, send, f"more than {self.max_bytes}")
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: str) -> None:
+        response = JSON(
+            {
+                "error": f"the request body is {size} bytes; the limit is {self.max_bytes} "
+                "(GATESCOPE_MAX_BODY_BYTES)",
+                "loc": ["body"],
+                "limit": self.max_bytes,
+            },
+            status_code=413,
+            headers={"Connection": "close"},
+        )
+        await response(scope, receive, send)

@@ -1,0 +1,47 @@
+"""Builds the ASGI app: routers, static files, error handlers, the body limit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from threadpoolctl import threadpool_limits
+
+from app import errors
+from app.limits import BodyLimit
+from app.routes import api, pages
+from app.settings import Settings, get_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+log = logging.getLogger("gatescope")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Requests run in parallel threads: a multi-threaded BLAS inside each only adds contention.
+    threadpool_limits(limits=1)
+    yield
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Gatescope",
+        description="Every gate of a real LSTM, step by step, for a sequence you give it.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,33 @@
+"""The JSON API: health, the model list, and runs."""
+
+from fastapi import APIRouter, Request
+
+from app import run, zoo
+from app.encode import JSON
+from app.schemas import ErrorOut, ModelList, RunRequest, RunResponse
+
+router = APIRouter()
+
+REFUSALS = {
+    404: {"model": ErrorOut, "description": "unknown model"},
+    413: {"model": ErrorOut, "description": "request body too large"},
+    422: {"model": ErrorOut, "description": "bad input: the message says what and where"},
+}
+
+
+@router.get("/healthz", include_in_schema=False)
+def healthz() -> dict[str, str]:
+    """Answers 200 when the app can serve."""
+    return {"status": "ok"}
+
+
+@router.get("/api/models", response_model=ModelList)
+def models() -> JSON:
+    """The built-in models: id, title, description, input (vocab or size), hidden size, layers."""
+    return JSON({"models": [run.model_info(m) for m in zoo.listed()]})
+
+
+@router.post("/api/run", response_model=RunResponse, responses=REFUSALS)  # type: ignore[arg-type]
+def run_model(req: RunRequest, request: Request) -> JSON:
+    """Run an LSTM over a sequence and answer every gate, cell and hidden state, per layer, as T×H."""
+    return JSON(run.execute(req, request.app.state.settings))

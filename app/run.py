@@ -1,0 +1,201 @@
+"""Turns a run request into engine inputs, checks every limit before computing, and shapes the answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from app import lstm, zoo
+from app.encode import array
+from app.errors import ApiError
+from app.schemas import RunRequest
+from app.settings import Settings
+
+
+@dataclass(frozen=True)
+class Prepared:
+    model: str | None
+    weights: dict[str, np.ndarray]
+    x: np.ndarray  # (T, I)
+    tokens: list[str]
+
+
+def model_info(m: zoo.Model) -> dict[str, Any]:
+    return {
+        "id": m.id,
+        "title": m.title,
+        "description": m.description,
+        "hint": m.hint,
+        "kind": "text" if m.vocab is not None else "vector",
+        "vocab": m.vocab,
+        "size": m.input_size,
+        "hidden_size": m.hidden_size,
+        "layers": m.layers,
+        "units": list(m.units),
+    }
+
+
+def find_model(model_id: str, s: Settings) -> zoo.Model:
+    shape = zoo.random_shape(model_id)
+    if shape is not None:
+        _check_size(shape[0], shape[1], s, ["model"])
+    try:
+        return zoo.get(model_id)
+    except KeyError:
+        raise ApiError(
+            404, f"no model {model_id!r}; known models: {', '.join(zoo.known_ids())}",
+            ["model"], known=zoo.known_ids(),
+        ) from None
+
+
+def prepare(req: RunRequest, s: Settings) -> Prepared:
+    if (req.model is None) == (req.weights is None):
+        raise ApiError(422, "give either 'model' (an id from /api/models) or inline 'weights'", [])
+    if req.weights is not None:
+        if req.text is not None:
+            raise ApiError(422, "inline weights take 'inputs' (numbers per step), not 'text'", ["text"])
+        weights = _weights(req.weights, s)
+        return Prepared(None, weights, _vectors(req.inputs, weights["weight_ih_l0"].shape[1], s), [])
+    assert req.model is not None
+    m = find_model(req.model, s)
+    if m.vocab is not None:
+        if req.inputs is not None or req.text is None:
+            raise ApiError(422, f"model {m.id!r} reads text: send 'text', not 'inputs'", ["text"])
+        x, tokens = _encode(req.text, m, s)
+        return Prepared(m.id, m.weights, x, tokens)
+    if req.text is not None:
+        raise ApiError(
+            422, f"model {m.id!r} reads {m.input_size} number(s) per step: send 'inputs', not 'text'",
+            ["inputs"],
+        )
+    return Prepared(m.id, m.weights, _vectors(req.inputs, m.input_size, s), [])
+
+
+def _check_steps(T: int, s: Settings, loc: list[str | int]) -> None:
+    if T == 0:
+        raise ApiError(422, "the sequence is empty: give at least one step", loc)
+    if T > s.max_steps:
+        raise ApiError(
+            422, f"the sequence has {T} steps; the limit is {s.max_steps} (GATESCOPE_MAX_STEPS)", loc,
+            limit=s.max_steps,
+        )
+
+
+def _check_size(H: int, layers: int, s: Settings, loc: list[str | int]) -> None:
+    if H > s.max_hidden:
+        raise ApiError(
+            422, f"hidden size {H} exceeds the limit of {s.max_hidden} (GATESCOPE_MAX_HIDDEN)", loc,
+            limit=s.max_hidden,
+        )
+    if layers > s.max_layers:
+        raise ApiError(
+            422, f"{layers} layers exceed the limit of {s.max_layers} (GATESCOPE_MAX_LAYERS)", loc,
+            limit=s.max_layers,
+        )
+
+
+def check_cells(p: Prepared, s: Settings) -> None:
+    shape = lstm.shape_of(p.weights)
+    cells = p.x.shape[0] * shape.hidden_size * shape.layers
+    if cells > s.max_cells:
+        raise ApiError(
+            422,
+            f"steps × hidden size × layers = {p.x.shape[0]} × {shape.hidden_size} × {shape.layers} "
+            f"= {cells} values per gate; the limit is {s.max_cells} (GATESCOPE_MAX_CELLS)",
+            [], limit=s.max_cells,
+        )
+
+
+def _encode(text: str, m: zoo.Model, s: Settings) -> tuple[np.ndarray, list[str]]:
+    assert m.vocab is not None
+    _check_steps(len(text), s, ["text"])
+    index = {ch: k for k, ch in enumerate(m.vocab)}
+    cols = np.empty(len(text), dtype=np.intp)
+    for t, ch in enumerate(text):
+        k = index.get(ch)
+        if k is None:
+            raise ApiError(
+                422,
+                f"character {ch!r} at position {t} is not in the vocabulary of model {m.id!r}",
+                ["text", t], character=ch, position=t, vocab=m.vocab,
+            )
+        cols[t] = k
+    x = np.zeros((len(text), len(m.vocab)))
+    x[np.arange(len(text)), cols] = 1.0
+    return x, list(text)
+
+
+def _vectors(inputs: list[list[float]] | None, size: int, s: Settings) -> np.ndarray:
+    if inputs is None:
+        raise ApiError(422, f"send 'inputs': a list of steps, each a list of {size} number(s)", ["inputs"])
+    _check_steps(len(inputs), s, ["inputs"])
+    for t, step in enumerate(inputs):
+        if len(step) != size:
+            raise ApiError(
+                422, f"inputs[{t}] has {len(step)} number(s); this model takes {size} per step",
+                ["inputs", t],
+            )
+    return np.array(inputs, dtype=np.float64)
+
+
+def _weights(raw: dict[str, Any], s: Settings) -> dict[str, np.ndarray]:
+    weights = {}
+    for name, value in raw.items():
+        try:
+            a = np.array(value, dtype=np.float64)
+        except (ValueError, TypeError):
+            raise ApiError(
+                422, f"tensor {name!r} is not a rectangular array of numbers (ragged or non-numeric)",
+                ["weights", name],
+            ) from None
+        weights[name] = a
+    first = weights.get("weight_ih_l0")
+    if first is not None and first.ndim == 2:
+        _check_size(first.shape[0] // 4, sum(n.startswith("weight_ih_l") for n in weights), s, ["weights"])
+        if first.shape[1] > s.max_input_size:
+            raise ApiError(
+                422, f"input size {first.shape[1]} exceeds the limit of {s.max_input_size} "
+                "(GATESCOPE_MAX_INPUT_SIZE)", ["weights", "weight_ih_l0"], limit=s.max_input_size,
+            )
+    try:
+        lstm.shape_of(weights)
+    except lstm.WeightError as e:
+        raise ApiError(422, str(e), ["weights", e.name] if e.name else ["weights"]) from None
+    return weights
+
+
+def tokens_for(x: np.ndarray) -> list[str]:
+    """Labels for vector steps: the numbers themselves when there are few, else the step index."""
+    if x.shape[1] <= 3:
+        return [", ".join(f"{v:.3g}" for v in row) for row in x]
+    return [f"x{t}" for t in range(x.shape[0])]
+
+
+def execute(req: RunRequest, s: Settings) -> dict[str, Any]:
+    """The whole /api/run answer as a dict of float arrays, ready for orjson."""
+    p = prepare(req, s)
+    check_cells(p, s)
+    traces = lstm.forward(p.weights, p.x)
+    dtype = np.float64 if req.precision == "float64" else np.float32
+    layers = []
+    for tr in traces:
+        out: dict[str, Any] = {k: array(getattr(tr, k), dtype) for k in ("i", "f", "g", "o", "c", "h")}
+        if "parts" in req.include:
+            out["parts"] = {}
+            for gate in lstm.GATES:
+                x_part, h_part, bias = tr.parts(gate)
+                out["parts"][gate] = {
+                    "input": array(x_part, dtype),
+                    "recurrent": array(h_part, dtype),
+                    "bias": array(bias, dtype),
+                }
+        layers.append(out)
+    return {
+        "model": p.model,
+        "tokens": p.tokens or tokens_for(p.x),
+        "input_size": p.x.shape[1],
+        "hidden_size": traces[0].h.shape[1],
+        "layers": layers,
+    }

@@ -1,0 +1,79 @@
+"""Request and response shapes of the JSON API; their Field limits are the fixed request limits.
+
+Limits that depend on settings (steps, hidden size, layers) are checked in app.run, with
+messages that name the environment variable that raises them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ModelInfo(BaseModel):
+    id: str
+    title: str
+    description: str
+    hint: str
+    kind: Literal["text", "vector"]
+    vocab: str | None = Field(None, description="the characters a text model reads, in one-hot order")
+    size: int = Field(description="input size I: numbers per step (len(vocab) for a text model)")
+    hidden_size: int
+    layers: int
+    units: list[str] = Field(description="what each hidden unit means, where known")
+
+
+class ModelList(BaseModel):
+    models: list[ModelInfo]
+
+
+class RunRequest(BaseModel):
+    """A model id with `text` (text models) or `inputs` (vector models), or inline `weights` with `inputs`."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    model: str | None = Field(None, max_length=200, examples=["counter"])
+    text: str | None = Field(None, examples=["banana. a cat."])
+    inputs: list[list[float]] | None = Field(
+        None, description="one list of numbers per time step", examples=[[[0.5], [1.0], [-1.0]]]
+    )
+    weights: dict[str, Any] | None = Field(
+        None,
+        description="tensors in torch.nn.LSTM state_dict naming as nested lists, e.g. weight_ih_l0",
+    )
+    include: list[Literal["parts"]] = Field(
+        [], description='"parts": each gate\'s pre-activation split into input, recurrent, bias'
+    )
+    precision: Literal["float32", "float64"] = Field(
+        "float32", description="float32 halves the body; the engine always computes in float64"
+    )
+
+
+class GateParts(BaseModel):
+    input: list[list[float]] = Field(description="W·x_t, T×H")
+    recurrent: list[list[float]] = Field(description="U·h_{t-1}, T×H")
+    bias: list[float] = Field(description="b_ih + b_hh, H")
+
+
+class LayerOut(BaseModel):
+    i: list[list[float]] = Field(description="input gate, T×H")
+    f: list[list[float]] = Field(description="forget gate, T×H")
+    g: list[list[float]] = Field(description="candidate, T×H")
+    o: list[list[float]] = Field(description="output gate, T×H")
+    c: list[list[float]] = Field(description="cell state, T×H")
+    h: list[list[float]] = Field(description="hidden state, T×H")
+    parts: dict[str, GateParts] | None = Field(None, description='with include ["parts"]: per gate')
+
+
+class RunResponse(BaseModel):
+    model: str | None
+    tokens: list[str] = Field(description="one label per time step")
+    input_size: int
+    hidden_size: int
+    layers: list[LayerOut]
+
+
+class ErrorOut(BaseModel):
+    error: str = Field(description="what is wrong, in words")
+    loc: list[str | int] = Field(description="where in the request")

@@ -1,0 +1,28 @@
+"""Settings, read once from environment variables (GATESCOPE_*)."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Limits keep one request well under a second and its answer a few MB at most."""
+
+    model_config = SettingsConfigDict(env_prefix="GATESCOPE_")
+
+    data_dir: Path = Path("./data")
+    max_steps: int = Field(2000, ge=1, description="longest sequence, in time steps")
+    max_hidden: int = Field(512, ge=1, description="largest hidden size H")
+    max_layers: int = Field(4, ge=1, description="most stacked layers")
+    max_input_size: int = Field(1024, ge=1, description="largest input size I of inline weights")
+    max_cells: int = Field(
+        1_100_000, ge=1, description="most recorded values per gate: T × H × layers"
+    )
+    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="largest request body")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

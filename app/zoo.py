@@ -1,0 +1,213 @@
+"""The built-in models: seeded random LSTMs and hand-built ones whose weights are set analytically.
+
+Hand-built models use large weights so that every gate sits near 0 or 1 and the
+mechanism reads off the heatmaps: σ(10) ≈ 0.99995 is "open", σ(−10) ≈ 0.00005 is "shut".
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from app.lstm import init_weights
+
+TEXT_VOCAB = string.ascii_lowercase + string.ascii_uppercase + string.digits + " .,;:!?'\"-()\n"
+ASCII_VOCAB = "".join(chr(c) for c in range(32, 127)) + "\n"
+
+OPEN = 10.0  # a pre-activation that saturates a gate: σ(10) ≈ 0.99995, tanh(10) ≈ 1
+I, F, G, O = range(4)
+
+
+@dataclass(frozen=True)
+class Model:
+    id: str
+    title: str
+    description: str
+    hint: str
+    weights: dict[str, np.ndarray] = field(repr=False)
+    vocab: str | None = None  # characters of a character model, one-hot encoded in this order
+    input_size: int = 0  # width of each step's vector (len(vocab) for a character model)
+    units: tuple[str, ...] = ()  # what each hidden unit means, where it means something
+
+    @property
+    def hidden_size(self) -> int:
+        return self.weights["weight_hh_l0"].shape[1]
+
+    @property
+    def layers(self) -> int:
+        return sum(1 for name in self.weights if name.startswith("weight_ih_l"))
+
+
+class _Builder:
+    """Weights of a one-layer LSTM built unit by unit; W[gate, unit] is a row of W_ih."""
+
+    def __init__(self, input_size: int, hidden_size: int):
+        self.H = hidden_size
+        self.W = np.zeros((4, hidden_size, input_size))
+        self.U = np.zeros((4, hidden_size, hidden_size))
+        self.b = np.zeros((4, hidden_size))
+
+    def weights(self) -> dict[str, np.ndarray]:
+        H = self.H
+        return {
+            "weight_ih_l0": self.W.reshape(4 * H, -1),
+            "weight_hh_l0": self.U.reshape(4 * H, H),
+            "bias_ih_l0": self.b.reshape(4 * H),
+            "bias_hh_l0": np.zeros(4 * H),
+        }
+
+
+def _columns(vocab: str, chars: str) -> list[int]:
+    return [vocab.index(ch) for ch in chars]
+
+
+def counter() -> Model:
+    """Cells that count and a forget gate that wipes them at each '.'."""
+    v = TEXT_VOCAB
+    m = _Builder(len(v), 4)
+    counted = {
+        0: "aA",  # 'a's in the current sentence
+        1: v.replace(".", ""),  # characters in the current sentence
+        2: " ",  # spaces in the current sentence
+        3: ".",  # sentences so far: this unit never forgets
+    }
+    for u, chars in counted.items():
+        m.b[I, u] = -OPEN
+        m.W[I, u, _columns(v, chars)] = 2 * OPEN  # i opens on a counted character
+        m.b[G, u] = OPEN  # g ≈ +1: each counted character adds one to c
+        m.b[F, u] = OPEN  # f ≈ 1: keep the count ...
+        m.b[O, u] = OPEN
+    m.W[F, :3, v.index(".")] = -2 * OPEN  # ... except at '.', where f ≈ 0 wipes it
+    return Model(
+        id="counter",
+        title="Counter with reset",
+        description=(
+            "Four cells count characters and the forget gate of the first three falls to ~0 at "
+            "every '.', wiping what they held: f = 1 keeps, f = 0 forgets. Unit 0 counts the "
+            "letter a, unit 1 all characters, unit 2 spaces, all since the last '.'; unit 3 counts "
+            "the '.'s and never forgets. Built by hand: f = σ(10 − 20·[x is '.']), "
+            "i = σ(−10 + 20·[x is counted]), g = tanh(10) ≈ 1, o = σ(10), no recurrent weights."
+        ),
+        hint="Watch the forget gate turn dark at each '.' and the cell state drop to 0 there.",
+        weights=m.weights(),
+        vocab=v,
+        input_size=len(v),
+        units=("a's this sentence", "characters this sentence", "spaces this sentence", "sentences"),
+    )
+
+
+LATCH_CLASSES = (
+    ("a vowel", "aeiouAEIOU"),
+    ("a consonant", "".join(ch for ch in string.ascii_letters if ch not in "aeiouAEIOU")),
+    ("a digit", string.digits),
+    ("space or punctuation", " .,;:!?'\"-()\n"),
+)
+
+
+def latch() -> Model:
+    """Stores what kind of character came first and holds it: i shuts after step 0, f stays 1."""
+    v = TEXT_VOCAB
+    H = 1 + len(LATCH_CLASSES)
+    m = _Builder(len(v), H)
+    m.b[F] = OPEN  # f ≈ 1 always: hold
+    m.b[O] = OPEN
+    m.b[I] = OPEN  # i open while h of unit 0 is 0, i.e. at the first step only ...
+    m.U[I, :, 0] = -3 * OPEN  # ... then h_0 ≈ 0.76 drives it to σ(10 − 30·0.76) ≈ 0
+    m.b[G, 0] = OPEN  # unit 0: "something has been seen"
+    for u, (_, chars) in enumerate(LATCH_CLASSES, start=1):
+        m.W[G, u, _columns(v, chars)] = OPEN  # g ≈ 1 for its class, 0 otherwise
+    return Model(
+        id="latch",
+        title="Latch: remember the first character",
+        description=(
+            "Stores what kind of character came first (vowel, consonant, digit, or space and "
+            "punctuation) and holds it to the end. The input gate is open at step 0 only: unit 0 "
+            "writes a 1 and its h, fed back through the recurrent weights, shuts every input "
+            "gate from then on (i = σ(10 − 30·h₀)). The forget gate stays at 1, so what was "
+            "written is kept, whatever follows."
+        ),
+        hint="Type different first characters: only step 0 writes; f ≈ 1 and i ≈ 0 afterwards.",
+        weights=m.weights(),
+        vocab=v,
+        input_size=len(v),
+        units=("seen anything",) + tuple(f"first was {name}" for name, _ in LATCH_CLASSES),
+    )
+
+
+def gated_sum() -> Model:
+    """A vector model: running sums, one of which a negative input wipes."""
+    m = _Builder(1, 2)
+    m.W[G, :, 0] = 1.0  # g = tanh(x)
+    m.b[O] = OPEN
+    m.b[I, 0] = m.b[F, 0] = OPEN  # unit 0 adds every input and never forgets
+    m.W[I, 1, 0] = m.W[F, 1, 0] = 2 * OPEN  # unit 1: i = f = σ(20x), shut by a negative x
+    return Model(
+        id="gated-sum",
+        title="Gated sum (numbers in)",
+        description=(
+            "Takes one number per step. Unit 0 adds tanh(x) at every step and never forgets; "
+            "unit 1 adds it too, but its input and forget gates are σ(20x): a negative number "
+            "shuts both, so the sum is wiped and nothing is written."
+        ),
+        hint="Type positive numbers, then a negative one: unit 1's cell drops to 0.",
+        weights=m.weights(),
+        input_size=1,
+        units=("sum of all inputs", "sum since the last negative input"),
+    )
+
+
+RANDOM_ID = re.compile(r"random-h(\d{1,4})-l(\d)-s(\d{1,9})")
+RANDOM_LISTED = ("random-h8-l1-s0", "random-h32-l2-s0")
+
+
+@lru_cache(maxsize=16)
+def random_model(model_id: str) -> Model:
+    """A random character LSTM with PyTorch's default initialisation; its id holds H, layers, seed."""
+    match = RANDOM_ID.fullmatch(model_id)
+    if match is None:
+        raise KeyError(model_id)
+    H, L, seed = (int(g) for g in match.groups())
+    if H < 1 or L < 1:
+        raise KeyError(model_id)
+    return Model(
+        id=model_id,
+        title=f"Random LSTM (H={H}, {L} layer{'s' if L > 1 else ''}, seed {seed})",
+        description=(
+            "Untrained: every weight drawn from U(−1/√H, 1/√H), as torch.nn.LSTM initialises "
+            "them. Its gates hover around 0.5 and mean nothing yet — the baseline that trained "
+            f"and hand-built models are compared with. Any random-h<H>-l<layers>-s<seed> id works."
+        ),
+        hint="Gates near 0.5 everywhere: nothing has been learnt.",
+        weights=init_weights(len(ASCII_VOCAB), H, L, seed),
+        vocab=ASCII_VOCAB,
+        input_size=len(ASCII_VOCAB),
+    )
+
+
+_BUILT = {m.id: m for m in (counter(), latch(), gated_sum())}
+
+
+def listed() -> list[Model]:
+    """The models the picker offers, in its order."""
+    return [*_BUILT.values(), *(random_model(i) for i in RANDOM_LISTED)]
+
+
+def random_shape(model_id: str) -> tuple[int, int] | None:
+    """(hidden size, layers) that a random-… id asks for, or None if it is not such an id."""
+    match = RANDOM_ID.fullmatch(model_id)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def get(model_id: str) -> Model:
+    """The model with this id; KeyError if there is none. Check random_shape against limits first."""
+    if model_id in _BUILT:
+        return _BUILT[model_id]
+    return random_model(model_id)
+
+
+def known_ids() -> list[str]:
+    return [*_BUILT, "random-h<H>-l<layers>-s<seed>"]
