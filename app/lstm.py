@@ -42,7 +42,7 @@ class Shape:
 
 @dataclass(frozen=True)
 class LayerTrace:
-    """Everything one layer computed over T steps; gate arrays are (T, H)."""
+    """Everything one layer computed over T steps; gate and state arrays are (T, H)."""
 
     i: np.ndarray
     f: np.ndarray
@@ -50,21 +50,27 @@ class LayerTrace:
     o: np.ndarray
     c: np.ndarray
     h: np.ndarray
-    x_part: np.ndarray  # (T, 4H) W_ih x_t, rows i f g o
-    h_part: np.ndarray  # (T, 4H) W_hh h_{t-1}
-    bias: np.ndarray  # (4H,)  b_ih + b_hh
+    x: np.ndarray  # (T, I) this layer's input
+    h0: np.ndarray  # (H,)
+    W_ih: np.ndarray  # (4H, I)
+    W_hh: np.ndarray  # (4H, H)
+    bias: np.ndarray  # (4H,) b_ih + b_hh
 
     def parts(self, gate: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The gate's pre-activation split into (input part (T, H), recurrent part (T, H), bias (H,))."""
+        """The gate's pre-activation as (input part W·x_t (T, H), recurrent part U·h_{t-1} (T, H), bias (H,)).
+
+        Computed on demand, as two GEMMs over all steps: most runs never ask for them.
+        """
         k = GATES.index(gate)
         H = self.h.shape[1]
         rows = slice(k * H, (k + 1) * H)
-        return self.x_part[:, rows], self.h_part[:, rows], self.bias[rows]
+        h_prev = np.vstack([self.h0[None, :], self.h[:-1]])  # (T, H)
+        return self.x @ self.W_ih[rows].T, h_prev @ self.W_hh[rows].T, self.bias[rows]
 
     def pre(self, gate: str) -> np.ndarray:
         """The gate's whole pre-activation, (T, H)."""
-        x, r, b = self.parts(gate)
-        return x + r + b
+        x_part, h_part, b = self.parts(gate)
+        return x_part + h_part + b
 
 
 def shape_of(weights: Mapping[str, np.ndarray]) -> Shape:
@@ -157,14 +163,13 @@ def _bias(weights: Mapping[str, np.ndarray], name: str, H: int) -> np.ndarray:
 # Internally the gate rows are reordered to i, f, o, g so that the three sigmoid gates
 # are one contiguous block, and their rows are halved: σ(z) = ½·tanh(z/2) + ½, so one
 # tanh over all 4H pre-activations serves every gate. Halving is exact in binary
-# floating point, so the recorded parts are exactly W·x and U·h.
+# floating point.
 _INTERNAL = (0, 1, 3, 2)  # internal block j holds torch gate _INTERNAL[j]
 
 
 def _internal(a: np.ndarray, H: int) -> np.ndarray:
     """Rows of a (4H, ...) tensor in internal order, sigmoid rows halved."""
-    blocks = [a[k * H : (k + 1) * H] for k in _INTERNAL]
-    out = np.concatenate(blocks)
+    out = np.concatenate([a[k * H : (k + 1) * H] for k in _INTERNAL])
     out[: 3 * H] *= 0.5
     return out
 
@@ -173,51 +178,35 @@ def _layer(
     W_ih: np.ndarray, W_hh: np.ndarray, b: np.ndarray, x: np.ndarray, h0: np.ndarray, c0: np.ndarray
 ) -> LayerTrace:
     T, H = x.shape[0], W_hh.shape[1]
-    X = x @ W_ih.T  # (T, 4H) input part of all steps, one GEMM
-    U = _internal(W_hh, H)  # (4H, H), internal order, halved
-    Z = np.ascontiguousarray(_internal(X.T, H).T) + _internal(b, H)  # (T, 4H) halved X + b
-    R = np.empty((T, 4 * H))  # scaled recurrent part U·h_{t-1}
-    A = np.empty((T, 4 * H))  # gate values, internal order
+    # A starts as the input part of all steps (one GEMM) plus bias; each step adds U·h_{t-1}
+    # and applies the activations in place, leaving the gate values (internal order).
+    A = x @ _internal(W_ih, H).T  # (T, 4H)
+    A += _internal(b, H)
+    U = _internal(W_hh, H)  # (4H, H)
     C = np.empty((T, H))
     Hs = np.empty((T, H))
-    tmp = np.empty(H)
+    r = np.empty(4 * H)  # U·h_{t-1}; reused so the loop touches no fresh memory for it
+    ig = np.empty(H)
     h_prev, c_prev = h0, c0
     for t in range(T):
         a = A[t]
-        np.dot(U, h_prev, out=R[t])
-        np.add(Z[t], R[t], out=a)
+        np.dot(U, h_prev, out=r)
+        a += r
         np.tanh(a, out=a)
         sig = a[: 3 * H]
         sig *= 0.5
         sig += 0.5
         c = C[t]
         np.multiply(a[H : 2 * H], c_prev, out=c)  # f ⊙ c_{t-1}
-        np.multiply(a[:H], a[3 * H :], out=tmp)  # i ⊙ g
-        c += tmp
+        np.multiply(a[:H], a[3 * H :], out=ig)  # i ⊙ g
+        c += ig
         h = Hs[t]
         np.tanh(c, out=h)
         h *= a[2 * H : 3 * H]  # o ⊙ tanh(c)
         h_prev, c_prev = h, c
 
     gates = {GATES[k]: A[:, j * H : (j + 1) * H] for j, k in enumerate(_INTERNAL)}
-    return LayerTrace(
-        **gates,
-        c=C,
-        h=Hs,
-        x_part=X,
-        h_part=_torch_order(R, H),
-        bias=b,
-    )
-
-
-def _torch_order(R: np.ndarray, H: int) -> np.ndarray:
-    """Undo _internal on (T, 4H) columns: back to i, f, g, o and unhalved (exact)."""
-    out = np.empty_like(R)
-    for j, k in enumerate(_INTERNAL):
-        out[:, k * H : (k + 1) * H] = R[:, j * H : (j + 1) * H]
-    out[:, : 2 * H] *= 2.0
-    out[:, 3 * H :] *= 2.0
-    return out
+    return LayerTrace(**gates, c=C, h=Hs, x=x, h0=h0, W_ih=W_ih, W_hh=W_hh, bias=b)
 
 
 def keras_to_torch(
