@@ -34,6 +34,7 @@ def model_info(m: zoo.Model) -> dict[str, Any]:
         "hidden_size": m.hidden_size,
         "layers": m.layers,
         "units": list(m.units),
+        "example": m.example,
     }
 
 

@@ -22,6 +22,7 @@ class ModelInfo(BaseModel):
     hidden_size: int
     layers: int
     units: list[str] = Field(description="what each hidden unit means, where known")
+    example: str = Field(description="a sequence that shows the model off, as typed in the page")
 
 
 class ModelList(BaseModel):

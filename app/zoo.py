@@ -32,6 +32,7 @@ class Model:
     vocab: str | None = None  # characters of a character model, one-hot encoded in this order
     input_size: int = 0  # width of each step's vector (len(vocab) for a character model)
     units: tuple[str, ...] = ()  # what each hidden unit means, where it means something
+    example: str = ""  # a sequence that shows the model off, as typed in the page
 
     @property
     def hidden_size(self) -> int:
@@ -97,6 +98,7 @@ def counter() -> Model:
         vocab=v,
         input_size=len(v),
         units=("a's this sentence", "characters this sentence", "spaces this sentence", "sentences"),
+        example="a banana. an apple. aardvark",
     )
 
 
@@ -135,6 +137,7 @@ def latch() -> Model:
         vocab=v,
         input_size=len(v),
         units=("seen anything",) + tuple(f"first was {name}" for name, _ in LATCH_CLASSES),
+        example="a 1 b 2 c 3. whatever follows",
     )
 
 
@@ -157,6 +160,7 @@ def gated_sum() -> Model:
         weights=m.weights(),
         input_size=1,
         units=("sum of all inputs", "sum since the last negative input"),
+        example="0.5 1 0.3 -1 0.8 0.6 0.2",
     )
 
 
@@ -185,6 +189,7 @@ def random_model(model_id: str) -> Model:
         weights=init_weights(len(ASCII_VOCAB), H, L, seed),
         vocab=ASCII_VOCAB,
         input_size=len(ASCII_VOCAB),
+        example="hello, world",
     )
 
 

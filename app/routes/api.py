@@ -4,7 +4,7 @@ from fastapi import APIRouter, Request
 
 from app import run, zoo
 from app.encode import JSON
-from app.schemas import ErrorOut, ModelList, RunRequest, RunResponse
+from app.schemas import ErrorOut, ModelInfo, ModelList, RunRequest, RunResponse
 
 router = APIRouter()
 
@@ -25,6 +25,12 @@ def healthz() -> dict[str, str]:
 def models() -> JSON:
     """The built-in models: id, title, description, input (vocab or size), hidden size, layers."""
     return JSON({"models": [run.model_info(m) for m in zoo.listed()]})
+
+
+@router.get("/api/models/{model_id}", response_model=ModelInfo, responses=REFUSALS)  # type: ignore[arg-type]
+def model(model_id: str, request: Request) -> JSON:
+    """One model by id, listed or not (any random-h<H>-l<layers>-s<seed> works)."""
+    return JSON(run.model_info(run.find_model(model_id, request.app.state.settings)))
 
 
 @router.post("/api/run", response_model=RunResponse, responses=REFUSALS)  # type: ignore[arg-type]

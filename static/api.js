@@ -1,0 +1,36 @@
+// Talks to the JSON API; knows nothing of the page.
+
+export class ApiError extends Error {
+  constructor(message, body) {
+    super(message);
+    this.body = body;
+  }
+}
+
+async function request(url, options = {}) {
+  const response = await fetch(url, options);
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    throw new ApiError(`the server answered ${response.status} without JSON`, null);
+  }
+  if (!response.ok) {
+    throw new ApiError(body && typeof body.error === "string" ? body.error : `error ${response.status}`, body);
+  }
+  return body;
+}
+
+export const listModels = () => request("/api/models").then((b) => b.models);
+
+export const getModel = (id) => request(`/api/models/${encodeURIComponent(id)}`);
+
+// body: {model, text} or {model, inputs}; signal: an AbortSignal so that a newer run cancels this one.
+export function run(body, signal) {
+  return request("/api/run", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+    signal,
+  });
+}

@@ -1,0 +1,187 @@
+// One heatmap panel: a T × H canvas (one pixel per value, scaled by CSS), its axes, legend and
+// crosshair. It draws what it is given and reports where the pointer is; it never fetches.
+
+import { BLUE_RED, SIZES, TOKEN_SHOWN, VIRIDIS } from "./config.js";
+
+function lut(stops, n = 256) {
+  const rgb = stops.map((hex) => [1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16)));
+  const out = new Uint8ClampedArray(n * 3);
+  for (let k = 0; k < n; k++) {
+    const x = (k / (n - 1)) * (rgb.length - 1);
+    const j = Math.min(Math.floor(x), rgb.length - 2);
+    const w = x - j;
+    for (let ch = 0; ch < 3; ch++) out[k * 3 + ch] = Math.round(rgb[j][ch] * (1 - w) + rgb[j + 1][ch] * w);
+  }
+  return out;
+}
+
+const LUTS = { sequential: lut(VIRIDIS), diverging: lut(BLUE_RED) };
+
+export const showToken = (token) => TOKEN_SHOWN[token] ?? token;
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function paint(canvas, values, lo, hi, colours) {
+  const T = values.length;
+  const H = values[0].length;
+  const ctx = canvas.getContext("2d");
+  const image = ctx.createImageData(T, H);
+  const px = image.data;
+  const scale = 255 / (hi - lo);
+  for (let t = 0; t < T; t++) {
+    const column = values[t];
+    for (let u = 0; u < H; u++) {
+      const k = Math.max(0, Math.min(255, Math.round((column[u] - lo) * scale)));
+      const p = (u * T + t) * 4;
+      px[p] = colours[k * 3];
+      px[p + 1] = colours[k * 3 + 1];
+      px[p + 2] = colours[k * 3 + 2];
+      px[p + 3] = 255;
+    }
+  }
+  ctx.putImageData(image, 0, 0);
+}
+
+function legend(spec, lo, hi) {
+  const box = el("div", "legend");
+  const bar = el("canvas", "legend-bar");
+  bar.width = 256;
+  bar.height = 1;
+  const ramp = Array.from({ length: 256 }, (_, k) => [lo + ((hi - lo) * k) / 255]);
+  paint(bar, ramp, lo, hi, LUTS[spec.scale]);
+  bar.setAttribute("role", "img");
+  const words = spec.legend ?? [`${lo.toPrecision(3)}`, "0", `+${hi.toPrecision(3)}`];
+  bar.setAttribute("aria-label", `colour scale from ${words[0]} to ${words[words.length - 1]}`);
+  const labels = el("div", "legend-labels");
+  for (const word of words) labels.append(el("span", "", word));
+  box.append(bar, labels);
+  return box;
+}
+
+// A readable step between labels: 1, 2, 5, 10, 20, 50, … steps.
+function labelEvery(cellWidth) {
+  const need = SIZES.minLabelWidth * 3 / Math.max(cellWidth, 1e-6);
+  for (const base of [1, 2, 5]) {
+    for (let p = 1; p <= 1e6; p *= 10) if (base * p >= need) return base * p;
+  }
+  return 1e6;
+}
+
+export class Panel {
+  // spec: an entry of config PANELS; layer: its layer index; handlers: {hover, leave, click}.
+  constructor(spec, layer, handlers) {
+    this.spec = spec;
+    this.layer = layer;
+    this.root = el("figure", "panel");
+    this.root.dataset.gate = spec.key;
+    this.root.dataset.layer = String(layer);
+    const caption = el("figcaption");
+    caption.append(el("b", "gate", spec.key), ` ${spec.name}`, el("span", "about", ` — ${spec.about}`));
+    this.canvas = el("canvas", "heat");
+    this.frame = el("div", "frame");
+    this.vline = el("div", "cross v");
+    this.hline = el("div", "cross h");
+    this.pin = el("div", "pin");
+    for (const node of [this.vline, this.hline, this.pin]) node.hidden = true;
+    this.frame.append(this.canvas, this.vline, this.hline, this.pin);
+    this.yaxis = el("div", "yaxis");
+    this.xaxis = el("div", "xaxis");
+    const column = el("div", "column");
+    column.append(this.frame, this.xaxis);
+    const plot = el("div", "plot");
+    plot.append(this.yaxis, column);
+    this.legendSlot = el("div", "legend-slot");
+    this.root.append(caption, plot, this.legendSlot);
+
+    const at = (event) => {
+      const box = this.canvas.getBoundingClientRect();
+      const t = Math.floor(((event.clientX - box.left) / box.width) * this.T);
+      const u = Math.floor(((event.clientY - box.top) / box.height) * this.H);
+      return [Math.max(0, Math.min(this.T - 1, t)), Math.max(0, Math.min(this.H - 1, u))];
+    };
+    this.canvas.addEventListener("pointermove", (e) => handlers.hover(this.layer, ...at(e), e));
+    this.canvas.addEventListener("pointerleave", () => handlers.leave());
+    this.canvas.addEventListener("click", (e) => handlers.click(this.layer, ...at(e)));
+  }
+
+  // values: T × H nested arrays; range: [lo, hi]; tokens: T labels.
+  draw(values, range, tokens) {
+    this.T = values.length;
+    this.H = values[0].length;
+    this.tokens = tokens;
+    this.canvas.width = this.T;
+    this.canvas.height = this.H;
+    const [lo, hi] = range;
+    paint(this.canvas, values, lo, hi, LUTS[this.spec.scale]);
+    this.canvas.setAttribute("role", "img");
+    this.canvas.setAttribute(
+      "aria-label",
+      `${this.spec.name}, layer ${this.layer}: ${this.T} time steps by ${this.H} units`,
+    );
+    const rowHeight = Math.max(1, Math.min(SIZES.maxRowHeight, Math.floor(SIZES.panelHeight / this.H)));
+    this.frame.style.maxWidth = `${this.T * SIZES.maxCellWidth}px`;
+    this.frame.style.height = `${this.H * rowHeight}px`;
+    this.rowHeight = rowHeight;
+    this.legendSlot.replaceChildren(legend(this.spec, lo, hi));
+    this.labelUnits();
+    this.labelSteps();
+  }
+
+  labelUnits() {
+    const ticks = this.rowHeight >= 10 ? [...Array(this.H).keys()] : [0, this.H - 1];
+    this.yaxis.replaceChildren(el("span", "axis-title", "unit"));
+    for (const u of new Set(ticks)) {
+      const tick = el("span", "tick", String(u));
+      tick.style.top = `${((u + 0.5) / this.H) * 100}%`;
+      this.yaxis.append(tick);
+    }
+  }
+
+  // Tokens under their columns when they fit, else step numbers every few steps.
+  labelSteps() {
+    const width = this.frame.clientWidth || this.T * SIZES.maxCellWidth;
+    const cell = width / this.T;
+    const ticks = [];
+    if (cell >= SIZES.minLabelWidth) {
+      for (let t = 0; t < this.T; t++) ticks.push([t, showToken(this.tokens[t])]);
+    } else {
+      const every = labelEvery(cell);
+      for (let t = 0; t < this.T; t += every) ticks.push([t, String(t)]);
+    }
+    this.xaxis.replaceChildren();
+    this.xaxis.classList.toggle("numbers", cell < SIZES.minLabelWidth);
+    for (const [t, text] of ticks) {
+      const tick = el("span", "tick", text);
+      tick.style.left = `${((t + 0.5) / this.T) * 100}%`;
+      this.xaxis.append(tick);
+    }
+  }
+
+  // The crosshair: a column at t on every panel, and a row at u (null: none) on this layer's.
+  cursor(t, u) {
+    place(this.vline, t, null, this.T, this.H);
+    place(this.hline, null, u, this.T, this.H);
+  }
+
+  pinAt(t, u) {
+    place(this.pin, t, u, this.T, this.H);
+  }
+}
+
+// Position an overlay over column t and/or row u, in percentages so it follows CSS scaling.
+function place(node, t, u, T, H) {
+  if (t === null && u === null) {
+    node.hidden = true;
+    return;
+  }
+  node.hidden = false;
+  node.style.left = t === null ? "0" : `${(t / T) * 100}%`;
+  node.style.width = t === null ? "100%" : `${100 / T}%`;
+  node.style.top = u === null ? "0" : `${(u / H) * 100}%`;
+  node.style.height = u === null ? "100%" : `${100 / H}%`;
+}

@@ -1,0 +1,246 @@
+// Wires the page: controls change the state, the state writes the URL and redraws.
+
+import { ApiError, getModel, listModels, run } from "./api.js";
+import { PANELS, SIZES } from "./config.js";
+import { Panel, showToken } from "./heatmap.js";
+import { parseSteps } from "./inputs.js";
+import { readUrl, writeUrl } from "./state.js";
+
+const $ = (id) => document.getElementById(id);
+const els = {
+  model: $("model"),
+  sequence: $("sequence"),
+  label: $("sequence-label"),
+  help: $("sequence-help"),
+  error: $("error"),
+  title: $("model-title"),
+  description: $("model-description"),
+  hint: $("model-hint"),
+  heatmaps: $("heatmaps"),
+  tooltip: $("tooltip"),
+  selection: $("selection-text"),
+  copy: $("copy-link"),
+  copied: $("copied"),
+};
+
+const DEFAULT_MODEL = "counter";
+let models = new Map(); // id -> model info, listed ones first
+let state = null; // what the URL says
+let model = null; // info of state.model
+let data = null; // the last /api/run answer drawn
+let panels = []; // Panel objects, by layer then PANELS order
+let inflight = null; // AbortController of the run under way
+let typingTimer = null;
+
+const seqKey = (info) => (info.kind === "text" ? "text" : "inputs");
+
+function showError(message) {
+  els.error.hidden = !message;
+  els.error.textContent = message ?? "";
+  els.heatmaps.classList.toggle("stale", Boolean(message));
+}
+
+async function modelInfo(id) {
+  if (!models.has(id)) models.set(id, await getModel(id));
+  return models.get(id);
+}
+
+function fillPicker(selected) {
+  els.model.replaceChildren();
+  for (const info of models.values()) {
+    const option = new Option(info.title, info.id, false, info.id === selected);
+    els.model.append(option);
+  }
+}
+
+function describe(info) {
+  els.title.textContent = info.title;
+  els.description.textContent = info.description;
+  els.hint.textContent = info.hint;
+  if (info.kind === "text") {
+    els.label.textContent = "Sequence (text)";
+    els.help.textContent = "One time step per character. Try changing a character.";
+  } else {
+    els.label.textContent = `Sequence (${info.size} number${info.size > 1 ? "s" : ""} per step)`;
+    els.help.textContent =
+      info.size === 1
+        ? "One number per step, separated by spaces, commas or ';'."
+        : `Steps separated by ';' or new lines, each ${info.size} numbers separated by spaces or commas.`;
+  }
+}
+
+// Bring the page in line with `next` (a state read from the URL or made by a control).
+async function apply(next, { push = false, replace = false } = {}) {
+  state = { ...next, model: next.model ?? DEFAULT_MODEL };
+  try {
+    model = await modelInfo(state.model);
+  } catch (err) {
+    showError(err.message);
+    settled();
+    return;
+  }
+  if (state[seqKey(model)] === null) state[seqKey(model)] = model.example;
+  fillPicker(model.id);
+  describe(model);
+  if (els.sequence.value !== state[seqKey(model)]) els.sequence.value = state[seqKey(model)];
+  if (push || replace) writeUrl(state, { push });
+  await compute();
+}
+
+// Tests and tools wait on this: it counts the runs that have finished, drawn or refused.
+function settled() {
+  document.body.dataset.settled = String(Number(document.body.dataset.settled ?? 0) + 1);
+}
+
+async function compute() {
+  await draw();
+  settled();
+}
+
+async function draw() {
+  const body = { model: model.id };
+  try {
+    if (model.kind === "text") body.text = state.text;
+    else body.inputs = parseSteps(state.inputs, model.size);
+  } catch (err) {
+    showError(err.message);
+    return;
+  }
+  inflight?.abort();
+  inflight = new AbortController();
+  els.heatmaps.setAttribute("aria-busy", "true");
+  try {
+    data = await run(body, inflight.signal);
+  } catch (err) {
+    if (err.name === "AbortError") return; // a newer run took over
+    showError(err instanceof ApiError ? err.message : `the server could not be reached (${err.message})`);
+    return;
+  } finally {
+    els.heatmaps.removeAttribute("aria-busy");
+  }
+  showError(null);
+  render();
+}
+
+function render() {
+  const layers = data.layers;
+  const T = data.tokens.length;
+  const handlers = { hover, leave, click };
+  els.heatmaps.replaceChildren();
+  panels = [];
+  layers.forEach((layer, l) => {
+    const section = document.createElement("section");
+    section.className = "layer";
+    const heading = document.createElement("h3");
+    heading.textContent =
+      layers.length > 1 ? `Layer ${l}${l === 0 ? " (reads the input)" : ` (reads layer ${l - 1}'s h)`}` : "";
+    if (heading.textContent) section.append(heading);
+    const grid = document.createElement("div");
+    grid.className = "grid";
+    section.append(grid);
+    const cmax = Math.max(1, ...layer.c.map((row) => Math.max(...row.map(Math.abs))));
+    for (const spec of PANELS) {
+      const panel = new Panel(spec, l, handlers);
+      grid.append(panel.root);
+      panels.push(panel);
+      panel.draw(layer[spec.key], spec.range === "symmetric" ? [-cmax, cmax] : spec.range, data.tokens);
+    }
+    els.heatmaps.append(section);
+  });
+  for (const panel of panels) panel.labelSteps(); // now that the frames have their widths
+  const pinned = state.t !== null && state.unit !== null && state.t < T && state.unit < data.hidden_size;
+  const pinLayer = pinned ? Math.min(state.layer ?? 0, layers.length - 1) : null;
+  for (const panel of panels) {
+    panel.pinAt(pinned && panel.layer === pinLayer ? state.t : null, pinned && panel.layer === pinLayer ? state.unit : null);
+  }
+  els.selection.replaceChildren(
+    ...(pinned
+      ? readout(pinLayer, state.t, state.unit, "Pinned: ")
+      : [document.createTextNode("Hover over a heatmap to read its values; click a cell to pin it.")]),
+  );
+}
+
+// The values at (layer, t, unit) as DOM nodes: written as text, never as markup.
+function readout(l, t, u, prefix = "") {
+  const name = model.units?.[u] ? ` (${model.units[u]})` : "";
+  const head = document.createElement("div");
+  head.className = "readout-head";
+  const layerText = data.layers.length > 1 ? `, layer ${l}` : "";
+  head.textContent = `${prefix}t = ${t}, token “${showToken(data.tokens[t])}”, unit ${u}${name}${layerText}`;
+  const table = document.createElement("dl");
+  table.className = "readout";
+  for (const spec of PANELS) {
+    const dt = document.createElement("dt");
+    dt.textContent = spec.key;
+    dt.title = spec.name;
+    const dd = document.createElement("dd");
+    dd.textContent = data.layers[l][spec.key][t][u].toFixed(4);
+    dd.dataset.gate = spec.key;
+    table.append(dt, dd);
+  }
+  return [head, table];
+}
+
+function hover(l, t, u, event) {
+  for (const panel of panels) panel.cursor(t, panel.layer === l ? u : null);
+  els.tooltip.replaceChildren(...readout(l, t, u));
+  els.tooltip.hidden = false;
+  const pad = 14;
+  const box = els.tooltip.getBoundingClientRect();
+  const x = Math.min(event.clientX + pad, window.innerWidth - box.width - 4);
+  const y = event.clientY + pad + box.height > window.innerHeight ? event.clientY - box.height - pad : event.clientY + pad;
+  els.tooltip.style.left = `${Math.max(4, x)}px`;
+  els.tooltip.style.top = `${Math.max(4, y)}px`;
+}
+
+function leave() {
+  for (const panel of panels) panel.cursor(null, null);
+  els.tooltip.hidden = true;
+}
+
+function click(l, t, u) {
+  const same = state.layer === l && state.t === t && state.unit === u;
+  state = { ...state, layer: same ? null : l, t: same ? null : t, unit: same ? null : u };
+  writeUrl(state, { push: false });
+  render();
+}
+
+function onModelChange() {
+  apply({ model: els.model.value, text: null, inputs: null, layer: null, t: null, unit: null }, { push: true });
+}
+
+function onType() {
+  clearTimeout(typingTimer);
+  typingTimer = setTimeout(() => {
+    const next = { ...state, [seqKey(model)]: els.sequence.value };
+    apply(next, { push: true });
+  }, SIZES.debounceMs);
+}
+
+async function copyLink() {
+  try {
+    await navigator.clipboard.writeText(window.location.href);
+    els.copied.textContent = "Link copied.";
+  } catch {
+    els.copied.textContent = `Copy this link: ${window.location.href}`;
+  }
+}
+
+async function start() {
+  // On a phone the equations would push the heatmaps off the first screen: start them folded.
+  if (window.matchMedia("(max-width: 600px)").matches) document.querySelector(".equations").open = false;
+  els.model.addEventListener("change", onModelChange);
+  els.sequence.addEventListener("input", onType);
+  els.copy.addEventListener("click", copyLink);
+  window.addEventListener("popstate", () => apply(readUrl()));
+  window.addEventListener("resize", () => panels.forEach((p) => p.labelSteps()));
+  try {
+    for (const info of await listModels()) models.set(info.id, info);
+  } catch (err) {
+    showError(`the list of models could not be loaded: ${err.message}`);
+    return;
+  }
+  await apply(readUrl(), { replace: true });
+}
+
+start();
