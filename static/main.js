@@ -156,7 +156,7 @@ function render() {
   els.selection.replaceChildren(
     ...(pinned
       ? readout(pinLayer, state.t, state.unit, "Pinned: ")
-      : [document.createTextNode("Hover over a heatmap to read its values; click a cell to pin it.")]),
+      : [document.createTextNode("Hover over a heatmap to read its values; click or tap a cell to pin it.")]),
   );
 }
 

@@ -1,0 +1,235 @@
+"""The heatmap page in a real Chromium: what is drawn, written, hovered, linked and shared."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs, quote, urlparse
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from tests.browser.conftest import shoot
+
+pytestmark = pytest.mark.browser
+
+# Ends of the colour scales as published (matplotlib's viridis, ColorBrewer's RdBu).
+VIRIDIS_0 = (0x44, 0x01, 0x54)
+VIRIDIS_1 = (0xFD, 0xE7, 0x25)
+RDBU_WHITE = (0xF7, 0xF7, 0xF7)
+
+
+def runs(page: Page) -> int:
+    return int(page.evaluate("Number(document.body.dataset.settled ?? 0)"))
+
+
+def open_page(page: Page, query: str) -> None:
+    page.goto(f"{page.base}/?{query}")  # type: ignore[attr-defined]
+    page.wait_for_function("Number(document.body.dataset.settled ?? 0) >= 1")
+
+
+def wait_next_run(page: Page, before: int) -> None:
+    page.wait_for_function(f"Number(document.body.dataset.settled ?? 0) > {before}")
+
+
+def canvas(gate: str, layer: int = 0) -> str:
+    return f'.panel[data-layer="{layer}"][data-gate="{gate}"] canvas.heat'
+
+
+def pixel(page: Page, gate: str, t: int, unit: int, layer: int = 0) -> tuple[int, int, int]:
+    rgba = page.evaluate(
+        "([sel, t, u]) => Array.from(document.querySelector(sel).getContext('2d')"
+        ".getImageData(t, u, 1, 1).data)",
+        [canvas(gate, layer), t, unit],
+    )
+    return tuple(rgba[:3])
+
+
+def near(a: tuple[int, ...], b: tuple[int, ...], tol: int = 3) -> bool:
+    return all(abs(x - y) <= tol for x, y in zip(a, b, strict=True))
+
+
+def all_pixels(page: Page) -> list[str]:
+    return page.evaluate(
+        "Array.from(document.querySelectorAll('canvas.heat')).map(c => c.toDataURL())"
+    )
+
+
+def api_run(page: Page, body: dict) -> dict:
+    response = page.request.post(f"{page.base}/api/run", data=json.dumps(body),  # type: ignore[attr-defined]
+                                 headers={"Content-Type": "application/json"})
+    assert response.ok, response.text()
+    return response.json()
+
+
+def query_of(page: Page) -> dict[str, list[str]]:
+    return parse_qs(urlparse(page.url).query)
+
+
+def test_forget_gate_is_drawn_dark_at_the_reset_token_and_bright_elsewhere(page: Page) -> None:
+    open_page(page, "model=counter&text=ab.ab")
+    assert page.eval_on_selector(canvas("f"), "c => [c.width, c.height]") == [5, 4]
+    for unit in (0, 1, 2):  # the counting units forget at '.' (t = 2)
+        assert near(pixel(page, "f", 2, unit), VIRIDIS_0), pixel(page, "f", 2, unit)
+        assert near(pixel(page, "f", 0, unit), VIRIDIS_1)
+    assert near(pixel(page, "f", 2, 3), VIRIDIS_1)  # unit 3 never forgets
+    # The cell state is wiped at '.': white, the diverging scale's centre; red where it counts.
+    assert near(pixel(page, "c", 2, 1), RDBU_WHITE, tol=4)
+    r, g, b = pixel(page, "c", 1, 1)
+    assert r > b + 40, (r, g, b)
+    shoot(page, "counter-1280")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_typing_changes_the_url_and_the_picture(page: Page) -> None:
+    open_page(page, "model=counter&text=aaaa")
+    before_pixels = all_pixels(page)
+    before = runs(page)
+    page.fill("#sequence", "")
+    page.type("#sequence", "aa. aa", delay=20)
+    page.wait_for_function("new URLSearchParams(location.search).get('text') === 'aa. aa'")
+    wait_next_run(page, before)
+    page.wait_for_function(f"document.querySelector('{canvas('f')}').width === 6")
+    assert query_of(page)["text"] == ["aa. aa"]
+    assert all_pixels(page) != before_pixels
+    assert near(pixel(page, "f", 2, 0), VIRIDIS_0)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_hovering_a_cell_shows_the_values_the_api_computed(page: Page) -> None:
+    text = "a cat. a banana"
+    open_page(page, f"model=counter&text={quote(text)}")
+    t, unit = 5, 0  # the '.' after "a cat": unit 0 held the count of a's, 2, and forgets it
+    page.locator(canvas("c")).scroll_into_view_if_needed()
+    box = page.locator(canvas("c")).bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + (t + 0.5) * box["width"] / len(text),
+                    box["y"] + (unit + 0.5) * box["height"] / 4)
+    tooltip = page.locator("#tooltip")
+    tooltip.wait_for(state="visible")
+    answer = api_run(page, {"model": "counter", "text": text})
+    shown = tooltip.inner_text()
+    assert "t = 5" in shown and "unit 0" in shown and "“.”" in shown
+    for gate in "figoch":
+        value = tooltip.locator(f'dd[data-gate="{gate}"]').inner_text()
+        assert float(value) == pytest.approx(answer["layers"][0][gate][t][unit], abs=5e-5), gate
+    # The crosshair marks the same column on every heatmap at once.
+    columns = page.eval_on_selector_all(".cross.v", "ns => ns.map(n => n.hidden ? null : n.style.left)")
+    assert len(columns) == 6 and len(set(columns)) == 1 and columns[0] is not None
+    shoot(page, "counter-hover")
+    page.mouse.move(0, 0)
+    tooltip.wait_for(state="hidden")
+
+
+def test_a_url_draws_the_same_pixels_in_a_fresh_browser(browser: Browser, page: Page) -> None:
+    query = "model=random-h32-l2-s0&text=" + quote("Hello, world! (twice)")
+    open_page(page, query)
+    first = all_pixels(page)
+    assert len(first) == 12  # six heatmaps for each of the two layers
+    other = browser.new_context(viewport={"width": 800, "height": 600})
+    try:
+        fresh = other.new_page()
+        fresh.base = page.base  # type: ignore[attr-defined]
+        open_page(fresh, query)
+        assert all_pixels(fresh) == first
+    finally:
+        other.close()
+
+
+def test_back_and_forward_redraw_the_earlier_view(page: Page) -> None:
+    open_page(page, "model=counter&text=a.a")
+    counter_pixels = all_pixels(page)
+    before = runs(page)
+    page.select_option("#model", "latch")
+    wait_next_run(page, before)
+    assert query_of(page)["model"] == ["latch"]
+    latch_pixels = all_pixels(page)
+    before = runs(page)
+    page.go_back()
+    wait_next_run(page, before)
+    assert page.input_value("#model") == "counter"
+    assert page.input_value("#sequence") == "a.a"
+    assert all_pixels(page) == counter_pixels
+    before = runs(page)
+    page.go_forward()
+    wait_next_run(page, before)
+    assert page.input_value("#model") == "latch"
+    assert all_pixels(page) == latch_pixels
+
+
+def test_a_pinned_cell_travels_in_the_url(page: Page) -> None:
+    open_page(page, "model=counter&text=ab.ab&t=1&unit=1&layer=0")
+    readout = page.locator("#selection-text")
+    assert "t = 1" in readout.inner_text() and "unit 1" in readout.inner_text()
+    answer = api_run(page, {"model": "counter", "text": "ab.ab"})
+    c_shown = float(readout.locator('dd[data-gate="c"]').inner_text())
+    assert c_shown == pytest.approx(answer["layers"][0]["c"][1][1], abs=5e-5)
+    assert page.locator('.panel[data-gate="f"] .pin').is_visible()
+    # Clicking another cell pins it and rewrites the URL.
+    box = page.locator(canvas("f")).bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 3.5 * box["width"] / 5, box["y"] + 0.5 * box["height"] / 4)
+    page.wait_for_function("new URLSearchParams(location.search).get('t') === '3'")
+    assert query_of(page)["unit"] == ["0"]
+    assert "t = 3" in readout.inner_text()
+
+
+def test_api_errors_appear_as_words_never_as_markup(page: Page) -> None:
+    hostile = '<img src=x onerror="window.pwned=1">'
+    open_page(page, "model=counter&text=" + quote(hostile))
+    error = page.locator("#error")
+    error.wait_for(state="visible")
+    assert "'<' at position 0 is not in the vocabulary" in error.inner_text()
+    assert page.locator("#error img").count() == 0
+    assert page.evaluate("window.pwned === undefined")
+    assert page.input_value("#sequence") == hostile
+    shoot(page, "error")
+
+
+def test_a_vector_model_reads_numbers(page: Page) -> None:
+    open_page(page, "model=gated-sum&inputs=" + quote("0.5 1 -1 0.5"))
+    assert page.eval_on_selector(canvas("c"), "c => [c.width, c.height]") == [4, 2]
+    # unit 1 forgets at the negative input: its forget gate is dark there
+    assert near(pixel(page, "f", 2, 1), VIRIDIS_0)
+    before = runs(page)
+    page.fill("#sequence", "0.5 banana")
+    wait_next_run(page, before)
+    assert '"banana" is not a number' in page.locator("#error").inner_text()
+
+
+def test_readable_on_a_phone_without_sideways_scrolling(browser: Browser, live_server: str) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                                  has_touch=True)
+    try:
+        phone = context.new_page()
+        phone.base = live_server  # type: ignore[attr-defined]
+        open_page(phone, "model=counter&text=" + quote("a banana. an apple. aardvark"))
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390
+        box = phone.locator(canvas("f")).bounding_box()
+        assert box is not None and box["width"] <= 390 and box["height"] >= 40
+        shoot(phone, "counter-phone")
+    finally:
+        context.close()
+
+
+def test_copy_link_puts_the_page_url_on_the_clipboard(browser: Browser, live_server: str) -> None:
+    context = browser.new_context()
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
+    try:
+        pg = context.new_page()
+        pg.base = live_server  # type: ignore[attr-defined]
+        open_page(pg, "model=latch&text=x1")
+        pg.click("#copy-link")
+        pg.locator("#copied").filter(has_text="copied").wait_for()
+        assert pg.evaluate("navigator.clipboard.readText()") == pg.url
+        assert query_of(pg) == {"model": ["latch"], "text": ["x1"]}
+    finally:
+        context.close()
+
+
+def test_the_page_loads_nothing_from_other_hosts(page: Page) -> None:
+    hosts = set()
+    page.on("request", lambda r: hosts.add(urlparse(r.url).netloc))
+    open_page(page, "model=counter&text=a.")
+    assert hosts == {urlparse(page.base).netloc}  # type: ignore[attr-defined]
+    assert page.errors == []  # type: ignore[attr-defined]
