@@ -34,6 +34,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Every gate of a real LSTM, step by step, for a sequence you give it.",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by routes.pages with a vendored Swagger UI: nothing from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     errors.install(app)

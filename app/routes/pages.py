@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from fastapi import APIRouter, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
@@ -14,3 +15,19 @@ templates = Jinja2Templates(directory=Path(__file__).resolve().parents[2] / "tem
 def index(request: Request) -> HTMLResponse:
     """The heatmap page; its state lives in the query string."""
     return templates.TemplateResponse(request, "index.html")
+
+
+SWAGGER = "/static/vendor/swagger-ui-5.35.0"
+
+
+@router.get("/docs", include_in_schema=False)
+def docs() -> HTMLResponse:
+    """The API reference, with Swagger UI served from here rather than a CDN."""
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="Gatescope API",
+        swagger_js_url=f"{SWAGGER}/swagger-ui-bundle.js",
+        swagger_css_url=f"{SWAGGER}/swagger-ui.css",
+        swagger_favicon_url="/static/favicon.svg",
+        swagger_ui_parameters={"validatorUrl": None},
+    )

@@ -233,3 +233,12 @@ def test_the_page_loads_nothing_from_other_hosts(page: Page) -> None:
     open_page(page, "model=counter&text=a.")
     assert hosts == {urlparse(page.base).netloc}  # type: ignore[attr-defined]
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_api_docs_load_nothing_from_other_hosts(page: Page) -> None:
+    hosts = set()
+    page.on("request", lambda r: hosts.add(urlparse(r.url).netloc))
+    page.goto(f"{page.base}/docs")  # type: ignore[attr-defined]
+    page.get_by_text("/api/run").first.wait_for()
+    assert hosts == {urlparse(page.base).netloc}  # type: ignore[attr-defined]
+    shoot(page, "docs")
