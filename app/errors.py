@@ -7,8 +7,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from app.encode import JSON
 from starlette.exceptions import HTTPException
+
+from app.encode import JSON
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def _validation_message(err: dict[str, Any]) -> str:
         at = f" at character {pos}" if pos is not None else ""
         return f"the request body is not valid JSON{at}: {reason}"
     if err["type"] == "missing" and tuple(err["loc"]) == ("body",):
-        return "the request body is empty: send a JSON object such as {\"model\": \"counter\", \"text\": \"ab.\"}"
+        return 'the request body is empty: send a JSON object such as {"model": "counter", "text": "ab."}'
     if err["type"] == "extra_forbidden":
         return f"{where(err['loc'])}: unexpected key (not part of this request)"
     return f"{where(err['loc'])}: {err['msg']}"

@@ -77,7 +77,7 @@ def prepare(req: RunRequest, s: Settings) -> Prepared:
 def _check_steps(T: int, s: Settings, loc: list[str | int]) -> None:
     if T == 0:
         raise ApiError(422, "the sequence is empty: give at least one step", loc)
-    if T > s.max_steps:
+    if s.max_steps < T:
         raise ApiError(
             422, f"the sequence has {T} steps; the limit is {s.max_steps} (GATESCOPE_MAX_STEPS)", loc,
             limit=s.max_steps,
@@ -85,7 +85,7 @@ def _check_steps(T: int, s: Settings, loc: list[str | int]) -> None:
 
 
 def _check_size(H: int, layers: int, s: Settings, loc: list[str | int]) -> None:
-    if H > s.max_hidden:
+    if s.max_hidden < H:
         raise ApiError(
             422, f"hidden size {H} exceeds the limit of {s.max_hidden} (GATESCOPE_MAX_HIDDEN)", loc,
             limit=s.max_hidden,

@@ -18,7 +18,7 @@ class Settings(BaseSettings):
     max_layers: int = Field(4, ge=1, description="most stacked layers")
     max_input_size: int = Field(1024, ge=1, description="largest input size I of inline weights")
     max_cells: int = Field(
-        1_100_000, ge=1, description="most recorded values per gate: T × H × layers"
+        300_000, ge=1, description="most recorded values per gate: T × H × layers (~20 MB of JSON)"
     )
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="largest request body")
 

@@ -183,7 +183,7 @@ def random_model(model_id: str) -> Model:
         description=(
             "Untrained: every weight drawn from U(−1/√H, 1/√H), as torch.nn.LSTM initialises "
             "them. Its gates hover around 0.5 and mean nothing yet — the baseline that trained "
-            f"and hand-built models are compared with. Any random-h<H>-l<layers>-s<seed> id works."
+            "and hand-built models are compared with. Any random-h<H>-l<layers>-s<seed> id works."
         ),
         hint="Gates near 0.5 everywhere: nothing has been learnt.",
         weights=init_weights(len(ASCII_VOCAB), H, L, seed),
