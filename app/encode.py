@@ -1,5 +1,6 @@
 """JSON bodies built with orjson, which writes NumPy arrays directly (float32: shortest round-trip digits)."""
 
+import json
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,18 @@ class JSON(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+        try:
+            return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+        except orjson.JSONEncodeError:
+            # orjson refuses lone surrogates (which a JSON request may carry in a string);
+            # the standard library escapes them as \uXXXX.
+            return json.dumps(content, default=_tolist).encode()
+
+
+def _tolist(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot serialize {type(value).__name__}")
 
 
 def array(a: np.ndarray, dtype: type[np.floating] = np.float32) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -46,6 +47,8 @@ def _validation_message(err: dict[str, Any]) -> str:
         return f"the request body is not valid JSON{at}: {reason}"
     if err["type"] == "missing" and tuple(err["loc"]) == ("body",):
         return 'the request body is empty: send a JSON object such as {"model": "counter", "text": "ab."}'
+    if err["type"] in ("model_attributes_type", "dict_type") and tuple(err["loc"]) == ("body",):
+        return "the request body must be a JSON object (and sent with Content-Type: application/json)"
     if err["type"] == "extra_forbidden":
         return f"{where(err['loc'])}: unexpected key (not part of this request)"
     return f"{where(err['loc'])}: {err['msg']}"
@@ -70,15 +73,33 @@ async def _validation_error(request: Request, exc: Exception) -> JSON:
     return JSON(body, status_code=422)
 
 
+def _unreadable(body: bytes) -> str:
+    """Why FastAPI could not parse a body that is not even a JSON decode error."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return f"the request body is not UTF-8 text (byte {e.start}): send UTF-8 encoded JSON"
+    try:
+        json.loads(text)
+    except RecursionError:
+        return "the request body is JSON nested too deeply to read"
+    except ValueError as e:
+        return f"the request body is not valid JSON: {e}"
+    return "the request body could not be read as JSON"
+
+
 async def _http_error(request: Request, exc: Exception) -> JSON:
     assert isinstance(exc, HTTPException)
+    status = exc.status_code
     message = exc.detail if isinstance(exc.detail, str) else "request refused"
-    if exc.status_code == 404:
+    if status == 400:  # FastAPI's "There was an error parsing the body"
+        status, message = 422, _unreadable(await request.body())
+    elif status == 404:
         message = f"nothing at {request.url.path}"
-    elif exc.status_code == 405:
+    elif status == 405:
         message = f"{request.method} is not allowed on {request.url.path}"
-    return JSON({"error": message, "loc": []}, status_code=exc.status_code,
-                          headers=getattr(exc, "headers", None))
+    return JSON({"error": message, "loc": ["body"] if status == 422 else []}, status_code=status,
+                headers=getattr(exc, "headers", None))
 
 
 def install(app: FastAPI) -> None:

@@ -17,7 +17,14 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+        if declared is not None and not declared.isdigit():
+            await JSON(
+                {"error": f"the Content-Length header {declared.decode('latin-1')!r} is not a number",
+                 "loc": ["header", "content-length"]},
+                status_code=400, headers={"Connection": "close"},
+            )(scope, receive, send)
+            return
+        if declared is not None and int(declared) > self.max_bytes:
             await self._refuse(scope, receive, send, declared.decode("latin-1"))
             return
         # Buffer the body (at most max_bytes), then hand the app a receive that replays it.

@@ -146,11 +146,17 @@ def _weights(raw: dict[str, Any], s: Settings) -> dict[str, np.ndarray]:
     for name, value in raw.items():
         try:
             a = np.array(value, dtype=np.float64)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             raise ApiError(
                 422, f"tensor {name!r} is not a rectangular array of numbers (ragged or non-numeric)",
                 ["weights", name],
             ) from None
+        if not np.all(np.isfinite(a)):
+            where = ", ".join(str(int(k)) for k in np.argwhere(~np.isfinite(a))[0])
+            raise ApiError(
+                422, f"tensor {name!r} holds a null, NaN or infinite value at [{where}]",
+                ["weights", name],
+            )
         weights[name] = a
     first = weights.get("weight_ih_l0")
     if first is not None and first.ndim == 2:
