@@ -1,0 +1,36 @@
+"""Shared fixtures: a TestClient over the app, and a factory for apps with other settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    # A 500 comes back as a response (as a real client sees it), so a test can assert
+    # "never 5xx" and show the body instead of stopping at the server's traceback.
+    with TestClient(create_app(), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def make_client() -> Iterator[Callable[..., TestClient]]:
+    """make_client(max_steps=10, ...) -> a TestClient over an app with those settings."""
+    opened: list[TestClient] = []
+
+    def make(**overrides: Any) -> TestClient:
+        c = TestClient(create_app(Settings(**overrides)), raise_server_exceptions=False)
+        c.__enter__()
+        opened.append(c)
+        return c
+
+    yield make
+    for c in opened:
+        c.__exit__(None, None, None)
