@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from anyio import CapacityLimiter
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from threadpoolctl import threadpool_limits
@@ -24,6 +25,9 @@ log = logging.getLogger("gatescope")
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Requests run in parallel threads: a multi-threaded BLAS inside each only adds contention.
     threadpool_limits(limits=1)
+    # Runs are CPU-bound Python: several at once only contend for the GIL, so they queue for
+    # a few slots (GATESCOPE_COMPUTE_SLOTS) while the event loop keeps answering.
+    app.state.compute_slots = CapacityLimiter(app.state.settings.compute_slots)
     yield
 
 

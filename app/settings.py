@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     max_cells: int = Field(
         300_000, ge=1, description="most recorded values per gate: T × H × layers (~20 MB of JSON)"
     )
+    compute_slots: int = Field(1, ge=1, description="runs computed at once per process")
     max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="largest request body")
 
 

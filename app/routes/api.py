@@ -1,5 +1,6 @@
 """The JSON API: health, the model list, and runs."""
 
+from anyio import to_thread
 from fastapi import APIRouter, Request
 
 from app import run, zoo
@@ -34,6 +35,11 @@ def model(model_id: str, request: Request) -> JSON:
 
 
 @router.post("/api/run", response_model=RunResponse, responses=REFUSALS)  # type: ignore[arg-type]
-def run_model(req: RunRequest, request: Request) -> JSON:
+async def run_model(req: RunRequest, request: Request) -> JSON:
     """Run an LSTM over a sequence and answer every gate, cell and hidden state, per layer, as T×H."""
-    return JSON(run.execute(req, request.app.state.settings))
+    settings = request.app.state.settings
+
+    def work() -> JSON:  # compute and serialize off the event loop
+        return JSON(run.execute(req, settings))
+
+    return await to_thread.run_sync(work, limiter=request.app.state.compute_slots)
