@@ -88,7 +88,12 @@ def shape_of(weights: Mapping[str, np.ndarray]) -> Shape:
         if not isinstance(value, np.ndarray) or not np.issubdtype(value.dtype, np.number):
             raise WeightError(f"tensor {name!r} is not an array of numbers", name)
         if not np.all(np.isfinite(value)):
-            raise WeightError(f"tensor {name!r} holds NaN or infinite values", name)
+            where = ", ".join(str(int(k)) for k in np.argwhere(~np.isfinite(value))[0])
+            raise WeightError(
+                f"tensor {name!r} holds a value that is not a finite number (NaN or ±infinity) "
+                f"at [{where}]",
+                name,
+            )
 
     first = weights["weight_ih_l0"]
     if first.ndim != 2 or first.shape[0] == 0 or first.shape[0] % 4 or first.shape[1] == 0:

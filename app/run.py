@@ -77,7 +77,7 @@ def prepare(req: RunRequest, s: Settings) -> Prepared:
 def _check_steps(T: int, s: Settings, loc: list[str | int]) -> None:
     if T == 0:
         raise ApiError(422, "the sequence is empty: give at least one step", loc)
-    if s.max_steps < T:
+    if T > s.max_steps:
         raise ApiError(
             422, f"the sequence has {T} steps; the limit is {s.max_steps} (GATESCOPE_MAX_STEPS)", loc,
             limit=s.max_steps,
@@ -85,7 +85,7 @@ def _check_steps(T: int, s: Settings, loc: list[str | int]) -> None:
 
 
 def _check_size(H: int, layers: int, s: Settings, loc: list[str | int]) -> None:
-    if s.max_hidden < H:
+    if H > s.max_hidden:
         raise ApiError(
             422, f"hidden size {H} exceeds the limit of {s.max_hidden} (GATESCOPE_MAX_HIDDEN)", loc,
             limit=s.max_hidden,
@@ -151,12 +151,6 @@ def _weights(raw: dict[str, Any], s: Settings) -> dict[str, np.ndarray]:
                 422, f"tensor {name!r} is not a rectangular array of numbers (ragged or non-numeric)",
                 ["weights", name],
             ) from None
-        if not np.all(np.isfinite(a)):
-            where = ", ".join(str(int(k)) for k in np.argwhere(~np.isfinite(a))[0])
-            raise ApiError(
-                422, f"tensor {name!r} holds a null, NaN or infinite value at [{where}]",
-                ["weights", name],
-            )
         weights[name] = a
     first = weights.get("weight_ih_l0")
     if first is not None and first.ndim == 2:
