@@ -89,11 +89,7 @@ def shape_of(weights: Mapping[str, np.ndarray]) -> Shape:
             raise WeightError(f"tensor {name!r} is not an array of numbers", name)
         if not np.all(np.isfinite(value)):
             where = ", ".join(str(int(k)) for k in np.argwhere(~np.isfinite(value))[0])
-            raise WeightError(
-                f"tensor {name!r} holds a value that is not a finite number (NaN or ±infinity) "
-                f"at [{where}]",
-                name,
-            )
+            raise WeightError(f"tensor {name!r} holds a NaN or infinite value at [{where}]", name)
 
     first = weights["weight_ih_l0"]
     if first.ndim != 2 or first.shape[0] == 0 or first.shape[0] % 4 or first.shape[1] == 0:
