@@ -380,7 +380,7 @@ WEIGHT_ERRORS = {  # id: (change to good_weights, tensor named in .name, words i
         ["weight_hh_l2", "2 layer"],
     ),
     "nan": (_poison("weight_hh_l1", np.nan), "weight_hh_l1", ["weight_hh_l1", "NaN"]),
-    "inf": (_poison("bias_ih_l0", np.inf), "bias_ih_l0", ["bias_ih_l0", "infinite", "at ["]),
+    "inf": (_poison("bias_ih_l0", np.inf), "bias_ih_l0", ["bias_ih_l0", "infinite", "at [1]"]),
     "minus-inf": (_poison("weight_ih_l0", -np.inf), "weight_ih_l0", ["weight_ih_l0", "infinite"]),
     "strings": (_set("bias_hh_l0", np.array(["0.1"] * 8)), "bias_hh_l0", ["bias_hh_l0", "numbers"]),
     "objects": (
