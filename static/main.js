@@ -75,6 +75,7 @@ async function apply(next, { push = false, replace = false } = {}) {
   try {
     model = await modelInfo(state.model);
   } catch (err) {
+    fillPicker(state.model); // an unknown id: offer the known models beside the error
     showError(err.message);
     settled();
     return;
@@ -107,16 +108,17 @@ async function draw() {
     return;
   }
   inflight?.abort();
-  inflight = new AbortController();
+  const mine = new AbortController();
+  inflight = mine;
   els.heatmaps.setAttribute("aria-busy", "true");
   try {
-    data = await run(body, inflight.signal);
+    data = await run(body, mine.signal);
   } catch (err) {
     if (err.name === "AbortError") return; // a newer run took over
     showError(err instanceof ApiError ? err.message : `the server could not be reached (${err.message})`);
     return;
   } finally {
-    els.heatmaps.removeAttribute("aria-busy");
+    if (inflight === mine) els.heatmaps.removeAttribute("aria-busy");
   }
   showError(null);
   render();

@@ -242,3 +242,17 @@ def test_the_api_docs_load_nothing_from_other_hosts(page: Page) -> None:
     page.get_by_text("/api/run").first.wait_for()
     assert hosts == {urlparse(page.base).netloc}  # type: ignore[attr-defined]
     shoot(page, "docs")
+
+
+def test_an_unknown_model_in_the_url_is_explained_and_the_picker_still_works(page: Page) -> None:
+    open_page(page, "model=no-such-model&text=abc")
+    error = page.locator("#error")
+    assert "no model 'no-such-model'" in error.inner_text()
+    assert "counter" in error.inner_text()  # the known ids are listed
+    options = page.eval_on_selector_all("#model option", "os => os.map(o => o.value)")
+    assert "counter" in options and "latch" in options
+    before = runs(page)
+    page.select_option("#model", "counter")
+    wait_next_run(page, before)
+    assert error.is_hidden()
+    assert near(pixel(page, "f", 0, 0), VIRIDIS_1)
