@@ -42,7 +42,7 @@ class Shape:
 
 @dataclass(frozen=True)
 class LayerTrace:
-    """Everything one layer computed over T steps; gate and state arrays are (T, H)."""
+    """Everything one layer computed over T steps; gate and state arrays are (T, H), or (T, B, H)."""
 
     i: np.ndarray
     f: np.ndarray
@@ -50,8 +50,8 @@ class LayerTrace:
     o: np.ndarray
     c: np.ndarray
     h: np.ndarray
-    x: np.ndarray  # (T, I) this layer's input
-    h0: np.ndarray  # (H,)
+    x: np.ndarray  # (T, [B,] I) this layer's input
+    h0: np.ndarray  # ([B,] H)
     W_ih: np.ndarray  # (4H, I)
     W_hh: np.ndarray  # (4H, H)
     bias: np.ndarray  # (4H,) b_ih + b_hh
@@ -64,7 +64,7 @@ class LayerTrace:
         k = GATES.index(gate)
         H = self.h.shape[1]
         rows = slice(k * H, (k + 1) * H)
-        h_prev = np.vstack([self.h0[None, :], self.h[:-1]])  # (T, H)
+        h_prev = np.concatenate([self.h0[None], self.h[:-1]])  # (T, [B,] H)
         return self.x @ self.W_ih[rows].T, h_prev @ self.W_hh[rows].T, self.bias[rows]
 
     def pre(self, gate: str) -> np.ndarray:
@@ -136,14 +136,22 @@ def forward(
     h0: np.ndarray | None = None,
     c0: np.ndarray | None = None,
 ) -> list[LayerTrace]:
-    """Run the LSTM over inputs (T, I) and return one trace per layer; h0, c0 are (layers, H)."""
+    """Run the LSTM over inputs (T, I) and return one trace per layer; h0, c0 are (layers, H).
+
+    A batch of B sequences of equal length runs at once as inputs (T, B, I), with h0, c0
+    (layers, B, H) and traces of (T, B, H): what training needs.
+    """
     shape = shape_of(weights)
     x = np.asarray(inputs, dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] != shape.input_size or x.shape[0] == 0:
-        raise ValueError(f"inputs have shape {x.shape}; expected (T, {shape.input_size}) with T ≥ 1")
+    if x.ndim not in (2, 3) or x.shape[-1] != shape.input_size or 0 in x.shape:
+        raise ValueError(
+            f"inputs have shape {x.shape}; expected (T, {shape.input_size}) or "
+            f"(T, B, {shape.input_size}) with T, B ≥ 1"
+        )
     L, H = shape.layers, shape.hidden_size
-    h0 = np.zeros((L, H)) if h0 is None else np.asarray(h0, dtype=np.float64).reshape(L, H)
-    c0 = np.zeros((L, H)) if c0 is None else np.asarray(c0, dtype=np.float64).reshape(L, H)
+    state = (L, *x.shape[1:-1], H)
+    h0 = np.zeros(state) if h0 is None else np.asarray(h0, dtype=np.float64).reshape(state)
+    c0 = np.zeros(state) if c0 is None else np.asarray(c0, dtype=np.float64).reshape(state)
     traces = []
     for k in range(L):
         W_ih = np.asarray(weights[f"weight_ih_l{k}"], dtype=np.float64)
@@ -179,34 +187,35 @@ def _layer(
     W_ih: np.ndarray, W_hh: np.ndarray, b: np.ndarray, x: np.ndarray, h0: np.ndarray, c0: np.ndarray
 ) -> LayerTrace:
     T, H = x.shape[0], W_hh.shape[1]
+    batch = x.shape[1:-1]  # () for one sequence, (B,) for a batch
     # A starts as the input part of all steps (one GEMM) plus bias; each step adds U·h_{t-1}
     # and applies the activations in place, leaving the gate values (internal order).
-    A = x @ _internal(W_ih, H).T  # (T, 4H)
+    A = x @ _internal(W_ih, H).T  # (T, [B,] 4H)
     A += _internal(b, H)
-    U = _internal(W_hh, H)  # (4H, H)
-    C = np.empty((T, H))
-    Hs = np.empty((T, H))
-    r = np.empty(4 * H)  # U·h_{t-1}; reused so the loop touches no fresh memory for it
-    ig = np.empty(H)
+    UT = np.ascontiguousarray(_internal(W_hh, H).T)  # (H, 4H)
+    C = np.empty((T, *batch, H))
+    Hs = np.empty((T, *batch, H))
+    r = np.empty((*batch, 4 * H))  # U·h_{t-1}; reused so the loop touches no fresh memory for it
+    ig = np.empty((*batch, H))
     h_prev, c_prev = h0, c0
     for t in range(T):
         a = A[t]
-        np.dot(U, h_prev, out=r)
+        np.dot(h_prev, UT, out=r)
         a += r
         np.tanh(a, out=a)
-        sig = a[: 3 * H]
+        sig = a[..., : 3 * H]
         sig *= 0.5
         sig += 0.5
         c = C[t]
-        np.multiply(a[H : 2 * H], c_prev, out=c)  # f ⊙ c_{t-1}
-        np.multiply(a[:H], a[3 * H :], out=ig)  # i ⊙ g
+        np.multiply(a[..., H : 2 * H], c_prev, out=c)  # f ⊙ c_{t-1}
+        np.multiply(a[..., :H], a[..., 3 * H :], out=ig)  # i ⊙ g
         c += ig
         h = Hs[t]
         np.tanh(c, out=h)
-        h *= a[2 * H : 3 * H]  # o ⊙ tanh(c)
+        h *= a[..., 2 * H : 3 * H]  # o ⊙ tanh(c)
         h_prev, c_prev = h, c
 
-    gates = {GATES[k]: A[:, j * H : (j + 1) * H] for j, k in enumerate(_INTERNAL)}
+    gates = {GATES[k]: A[..., j * H : (j + 1) * H] for j, k in enumerate(_INTERNAL)}
     return LayerTrace(**gates, c=C, h=Hs, x=x, h0=h0, W_ih=W_ih, W_hh=W_hh, bias=b)
 
 

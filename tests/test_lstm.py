@@ -441,3 +441,33 @@ def test_init_weights_draw_within_torch_bound_with_torch_names_and_shapes(I, H, 
     everything = np.concatenate([v.ravel() for v in weights.values()])
     if everything.size > 1000:  # drawn across the whole range, not a corner of it
         assert everything.max() > 0.9 * bound and everything.min() < -0.9 * bound
+
+
+# --- batches ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("T", "B", "I", "H", "L"), [(1, 1, 1, 1, 1), (6, 3, 4, 5, 2), (11, 8, 3, 7, 4)])
+def test_a_batch_equals_torch_and_each_sequence_run_alone(T, B, I, H, L):
+    model, weights = torch_model(I, H, L, seed=T + B)
+    rng = np.random.default_rng(B)
+    x = rng.normal(size=(T, B, I))
+    h0, c0 = rng.normal(size=(2, L, B, H))
+    traces = forward(weights, x, h0, c0)
+    with torch.no_grad():
+        out, (h_n, c_n) = model(torch.from_numpy(x), (torch.from_numpy(h0), torch.from_numpy(c0)))
+    assert np.max(np.abs(traces[-1].h - out.numpy())) <= TOL
+    assert np.max(np.abs(np.stack([tr.c[-1] for tr in traces]) - c_n.numpy())) <= TOL
+    for b in range(B):
+        alone = forward(weights, x[:, b], h0[:, b], c0[:, b])
+        for tr_batch, tr_alone in zip(traces, alone, strict=True):
+            for gate in ("i", "f", "g", "o", "c", "h"):
+                assert np.max(np.abs(getattr(tr_batch, gate)[:, b] - getattr(tr_alone, gate))) <= 1e-12
+            for got, want in zip(tr_batch.parts("f"), tr_alone.parts("f"), strict=True):
+                assert np.max(np.abs((got[:, b] if got.ndim > 1 else got) - want)) <= 1e-12
+
+
+def test_inputs_of_the_wrong_rank_are_refused():
+    weights = init_weights(3, 2)
+    for bad in (np.zeros(3), np.zeros((2, 2, 2, 3)), np.zeros((0, 3)), np.zeros((4, 0, 3))):
+        with pytest.raises(ValueError, match="expected"):
+            forward(weights, bad)
