@@ -62,7 +62,7 @@ class LayerTrace:
         Computed on demand, as two GEMMs over all steps: most runs never ask for them.
         """
         k = GATES.index(gate)
-        H = self.h.shape[1]
+        H = self.h.shape[-1]
         rows = slice(k * H, (k + 1) * H)
         h_prev = np.concatenate([self.h0[None], self.h[:-1]])  # (T, [B,] H)
         return self.x @ self.W_ih[rows].T, h_prev @ self.W_hh[rows].T, self.bias[rows]
