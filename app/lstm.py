@@ -52,6 +52,7 @@ class LayerTrace:
     h: np.ndarray
     x: np.ndarray  # (T, [B,] I) this layer's input
     h0: np.ndarray  # ([B,] H)
+    c0: np.ndarray  # ([B,] H)
     W_ih: np.ndarray  # (4H, I)
     W_hh: np.ndarray  # (4H, H)
     bias: np.ndarray  # (4H,) b_ih + b_hh
@@ -216,7 +217,7 @@ def _layer(
         h_prev, c_prev = h, c
 
     gates = {GATES[k]: A[..., j * H : (j + 1) * H] for j, k in enumerate(_INTERNAL)}
-    return LayerTrace(**gates, c=C, h=Hs, x=x, h0=h0, W_ih=W_ih, W_hh=W_hh, bias=b)
+    return LayerTrace(**gates, c=C, h=Hs, x=x, h0=h0, c0=c0, W_ih=W_ih, W_hh=W_hh, bias=b)
 
 
 def keras_to_torch(

@@ -1,0 +1,1 @@
+"""Training LSTMs in NumPy: backpropagation through time, Adam, toy tasks, and the CLI."""
