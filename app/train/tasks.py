@@ -1,0 +1,100 @@
+"""Toy tasks whose solutions need a gate to do something visible. Each draws a batch of token
+sequences with a target class per step and a mask of the steps that count."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # tokens (T, B) ints, targets (T, B), mask (T, B)
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    title: str
+    description: str
+    hint: str  # what to look for in the heatmaps
+    vocab: str
+    classes: int
+    length: int  # steps per training sequence
+    draw: Callable[[np.random.Generator, int, int], Batch]  # (rng, batch, length) -> Batch
+
+    def one_hot(self, tokens: np.ndarray) -> np.ndarray:
+        return np.eye(len(self.vocab))[tokens]  # (T, B, V)
+
+
+def _reset_count(rng: np.random.Generator, batch: int, length: int) -> Batch:
+    tokens = rng.choice(3, size=(length, batch), p=[0.45, 0.4, 0.15])  # 'a', 'b', '.'
+    targets = np.empty_like(tokens)
+    count = np.zeros(batch, dtype=int)
+    for t in range(length):
+        count = np.where(tokens[t] == 2, 0, count + (tokens[t] == 0))
+        targets[t] = np.minimum(count, 5)
+    return tokens, targets, np.ones_like(tokens, dtype=bool)
+
+
+def _bracket_depth(rng: np.random.Generator, batch: int, length: int, deepest: int = 5) -> Batch:
+    tokens = np.empty((length, batch), dtype=int)
+    targets = np.empty_like(tokens)
+    depth = np.zeros(batch, dtype=int)
+    for t in range(length):
+        opening = rng.random(batch) < 0.5
+        opening = np.where(depth == 0, True, np.where(depth == deepest, False, opening))
+        tokens[t] = np.where(opening, 0, 1)  # '(' or ')'
+        depth = depth + np.where(opening, 1, -1)
+        targets[t] = depth
+    return tokens, targets, np.ones_like(tokens, dtype=bool)
+
+
+def _recall(rng: np.random.Generator, batch: int, length: int) -> Batch:
+    tokens = np.full((length, batch), 4)  # '-' filler
+    first = rng.integers(0, 4, size=batch)  # 'a'..'d'
+    tokens[0] = first
+    targets = np.broadcast_to(first, (length, batch)).copy()
+    mask = np.ones_like(tokens, dtype=bool)
+    mask[0] = False  # step 0 shows the answer; every later step must recall it
+    return tokens, targets, mask
+
+
+def _parity(rng: np.random.Generator, batch: int, length: int) -> Batch:
+    tokens = rng.integers(0, 2, size=(length, batch))
+    return tokens, np.cumsum(tokens, axis=0) % 2, np.ones_like(tokens, dtype=bool)
+
+
+TASKS = {
+    task.name: task
+    for task in (
+        Task(
+            "reset-count", "Count with reset",
+            "Reads a, b and '.'; at every step, predicts how many a's came since the last '.' "
+            "(5 stands for 5 or more). The forget gate has to learn to close at '.'.",
+            "Watch the forget gate go dark at each '.' while one cell climbs with every a.",
+            "ab.", 6, 40, _reset_count,
+        ),
+        Task(
+            "bracket-depth", "Bracket depth (Dyck-1)",
+            "Reads '(' and ')'; at every step, predicts how deeply nested it is (0 to 5). "
+            "A cell has to count up at '(' and down at ')'.",
+            "Look for a cell state that rises at '(' and falls at ')'.",
+            "()", 6, 40, _bracket_depth,
+        ),
+        Task(
+            "recall", "Remember the first symbol",
+            "The first step shows a, b, c or d, then only '-' follows; at every later step it "
+            "must say which symbol came first. The forget gate must stay at 1 and the input "
+            "gate shut, or the memory fades.",
+            "f ≈ 1 and i ≈ 0 after step 0: the cell holds what it wrote at the start.",
+            "abcd-", 4, 40, _recall,
+        ),
+        Task(
+            "parity", "Running parity",
+            "Reads 0 and 1; at every step, predicts whether it has seen an odd number of 1s. "
+            "Each 1 must flip a stored bit: the gates have to overwrite the cell, not add to it.",
+            "Look for a cell whose sign flips at every 1.",
+            "01", 2, 20, _parity,
+        ),
+    )
+}
