@@ -21,6 +21,8 @@ class Task:
     classes: int
     length: int  # steps per training sequence
     draw: Callable[[np.random.Generator, int, int], Batch]  # (rng, batch, length) -> Batch
+    # Properties of each step that a unit might track, as labels (T, B): for finding units.
+    properties: Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]] = lambda tok, tgt: {}
 
     def one_hot(self, tokens: np.ndarray) -> np.ndarray:
         return np.eye(len(self.vocab))[tokens]  # (T, B, V)
@@ -73,6 +75,7 @@ TASKS = {
             "(5 stands for 5 or more). The forget gate has to learn to close at '.'.",
             "Watch the forget gate go dark at each '.' while one cell climbs with every a.",
             "ab.", 6, 40, _reset_count,
+            lambda tok, tgt: {"a's since the last '.'": tgt},
         ),
         Task(
             "bracket-depth", "Bracket depth (Dyck-1)",
@@ -80,6 +83,7 @@ TASKS = {
             "A cell has to count up at '(' and down at ')'.",
             "Look for a cell state that rises at '(' and falls at ')'.",
             "()", 6, 40, _bracket_depth,
+            lambda tok, tgt: {"bracket depth": tgt},
         ),
         Task(
             "recall", "Remember the first symbol",
@@ -88,6 +92,7 @@ TASKS = {
             "gate shut, or the memory fades.",
             "f ≈ 1 and i ≈ 0 after step 0: the cell holds what it wrote at the start.",
             "abcd-", 4, 40, _recall,
+            lambda tok, tgt: {f"first symbol is {ch}": tgt == k for k, ch in enumerate("abcd")},
         ),
         Task(
             "parity", "Running parity",
@@ -95,6 +100,7 @@ TASKS = {
             "Each 1 must flip a stored bit: the gates have to overwrite the cell, not add to it.",
             "Look for a cell whose sign flips at every 1.",
             "01", 2, 20, _parity,
+            lambda tok, tgt: {"odd number of 1s so far": tgt},
         ),
     )
 }
