@@ -11,11 +11,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip >/dev/null
 
-install: $(BIN)/python
+# Stamps: install again only when pyproject.toml changes, so `make run` works offline afterwards.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -e .
+	touch $@
 
-install-test: $(BIN)/python
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
 
 # Debian's Chromium for the browser tests; Playwright must never download a browser of its own.
 chromium:

@@ -88,6 +88,8 @@ def shape_of(weights: Mapping[str, np.ndarray]) -> Shape:
     for name, value in weights.items():
         if not isinstance(value, np.ndarray) or not np.issubdtype(value.dtype, np.number):
             raise WeightError(f"tensor {name!r} is not an array of numbers", name)
+        if np.iscomplexobj(value):
+            raise WeightError(f"tensor {name!r} holds complex numbers; an LSTM's are real", name)
         if not np.all(np.isfinite(value)):
             where = ", ".join(str(int(k)) for k in np.argwhere(~np.isfinite(value))[0])
             raise WeightError(f"tensor {name!r} holds a NaN or infinite value at [{where}]", name)
@@ -151,8 +153,7 @@ def forward(
         )
     L, H = shape.layers, shape.hidden_size
     state = (L, *x.shape[1:-1], H)
-    h0 = np.zeros(state) if h0 is None else np.asarray(h0, dtype=np.float64).reshape(state)
-    c0 = np.zeros(state) if c0 is None else np.asarray(c0, dtype=np.float64).reshape(state)
+    h0, c0 = (_initial(v, state, name) for v, name in ((h0, "h0"), (c0, "c0")))
     traces = []
     for k in range(L):
         W_ih = np.asarray(weights[f"weight_ih_l{k}"], dtype=np.float64)
@@ -162,6 +163,15 @@ def forward(
         traces.append(trace)
         x = trace.h
     return traces
+
+
+def _initial(value: np.ndarray | None, shape: tuple[int, ...], name: str) -> np.ndarray:
+    if value is None:
+        return np.zeros(shape)
+    a = np.asarray(value, dtype=np.float64)
+    if a.shape != shape:
+        raise ValueError(f"{name} has shape {a.shape}; expected {shape} = (layers, [B,] H)")
+    return a
 
 
 def _bias(weights: Mapping[str, np.ndarray], name: str, H: int) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,7 @@ import numpy as np
 from app import lstm, zoo
 from app.encode import array
 from app.errors import ApiError
-from app.schemas import RunRequest
+from app.schemas import MAX_ABS, RunRequest
 from app.settings import Settings
 
 
@@ -97,15 +98,23 @@ def _check_size(H: int, layers: int, s: Settings, loc: list[str | int]) -> None:
         )
 
 
-def check_cells(p: Prepared, s: Settings) -> None:
-    shape = lstm.shape_of(p.weights)
-    cells = p.x.shape[0] * shape.hidden_size * shape.layers
-    if cells > s.max_cells:
+def check_values(p: Prepared, req: RunRequest, s: Settings) -> None:
+    shape = lstm.Shape(  # the weights were checked when prepared: read the shape off them
+        layers=sum(1 for n in p.weights if n.startswith("weight_ih_l")),
+        input_size=p.x.shape[1],
+        hidden_size=p.weights["weight_hh_l0"].shape[1],
+    )
+    arrays = 6 + (8 if "parts" in req.include else 0)  # i f g o c h, and input/recurrent per gate
+    per_value = 2 if req.precision == "float64" else 1
+    values = p.x.shape[0] * shape.hidden_size * shape.layers * arrays * per_value
+    if values > s.max_values:
         raise ApiError(
             422,
-            f"steps × hidden size × layers = {p.x.shape[0]} × {shape.hidden_size} × {shape.layers} "
-            f"= {cells} values per gate; the limit is {s.max_cells} (GATESCOPE_MAX_CELLS)",
-            [], limit=s.max_cells,
+            f"the answer would hold {values} numbers (steps {p.x.shape[0]} × hidden size "
+            f"{shape.hidden_size} × layers {shape.layers} × {arrays} arrays"
+            f"{' × 2 for float64' if per_value == 2 else ''}); the limit is {s.max_values} "
+            "(GATESCOPE_MAX_VALUES): send fewer steps, or fewer arrays",
+            [], limit=s.max_values,
         )
 
 
@@ -119,7 +128,8 @@ def _encode(text: str, m: zoo.Model, s: Settings) -> tuple[np.ndarray, list[str]
         if k is None:
             raise ApiError(
                 422,
-                f"character {ch!r} at position {t} is not in the vocabulary of model {m.id!r}",
+                f"character {ch!r} (U+{ord(ch):04X}) at position {t} is not in the vocabulary "
+                f"of model {m.id!r}",
                 ["text", t], character=ch, position=t, vocab=m.vocab,
             )
         cols[t] = k
@@ -151,10 +161,17 @@ def _weights(raw: dict[str, Any], s: Settings) -> dict[str, np.ndarray]:
                 422, f"tensor {name!r} is not a rectangular array of numbers (ragged or non-numeric)",
                 ["weights", name],
             ) from None
+        finite = a[np.isfinite(a)]  # NaN and infinity get the engine's own message
+        if finite.size and np.abs(finite).max() > MAX_ABS:
+            raise ApiError(
+                422, f"tensor {name!r} holds a value beyond ±{MAX_ABS:,.0f}", ["weights", name],
+                limit=MAX_ABS,
+            )
         weights[name] = a
     first = weights.get("weight_ih_l0")
     if first is not None and first.ndim == 2:
-        _check_size(first.shape[0] // 4, sum(n.startswith("weight_ih_l") for n in weights), s, ["weights"])
+        layers = sum(1 for n in weights if re.fullmatch(r"weight_ih_l\d+", n))
+        _check_size(first.shape[0] // 4, layers, s, ["weights"])
         if first.shape[1] > s.max_input_size:
             raise ApiError(
                 422, f"input size {first.shape[1]} exceeds the limit of {s.max_input_size} "
@@ -177,7 +194,7 @@ def tokens_for(x: np.ndarray) -> list[str]:
 def execute(req: RunRequest, s: Settings) -> dict[str, Any]:
     """The whole /api/run answer as a dict of float arrays, ready for orjson."""
     p = prepare(req, s)
-    check_cells(p, s)
+    check_values(p, req, s)
     traces = lstm.forward(p.weights, p.x)
     dtype = np.float64 if req.precision == "float64" else np.float32
     layers = []

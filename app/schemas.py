@@ -6,7 +6,7 @@ messages that name the environment variable that raises them.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +29,11 @@ class ModelList(BaseModel):
     models: list[ModelInfo]
 
 
+MAX_ABS = 1e6  # inputs and inline weights: larger magnitudes only overflow float32 answers
+
+Number = Annotated[float, Field(ge=-MAX_ABS, le=MAX_ABS)]
+
+
 class RunRequest(BaseModel):
     """A model id with `text` (text models) or `inputs` (vector models), or inline `weights` with `inputs`."""
 
@@ -36,7 +41,7 @@ class RunRequest(BaseModel):
 
     model: str | None = Field(None, max_length=200, examples=["counter"])
     text: str | None = Field(None, examples=["banana. a cat."])
-    inputs: list[list[float]] | None = Field(
+    inputs: list[list[Number]] | None = Field(
         None, description="one list of numbers per time step", examples=[[[0.5], [1.0], [-1.0]]]
     )
     weights: dict[str, Any] | None = Field(

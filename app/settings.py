@@ -17,11 +17,13 @@ class Settings(BaseSettings):
     max_hidden: int = Field(512, ge=1, description="largest hidden size H")
     max_layers: int = Field(4, ge=1, description="most stacked layers")
     max_input_size: int = Field(1024, ge=1, description="largest input size I of inline weights")
-    max_cells: int = Field(
-        300_000, ge=1, description="most recorded values per gate: T × H × layers (~20 MB of JSON)"
+    max_values: int = Field(
+        1_800_000, ge=1,
+        description="most numbers in one answer: T × H × layers × 6 arrays (14 with parts), "
+        "float64 counting twice; about 20 MB of JSON",
     )
     compute_slots: int = Field(1, ge=1, description="runs computed at once per process")
-    max_body_bytes: int = Field(16 * 1024 * 1024, ge=1024, description="largest request body")
+    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="largest request body")
 
 
 @lru_cache

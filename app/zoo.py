@@ -168,7 +168,6 @@ RANDOM_ID = re.compile(r"random-h(\d{1,4})-l(\d)-s(\d{1,9})")
 RANDOM_LISTED = ("random-h8-l1-s0", "random-h32-l2-s0")
 
 
-@lru_cache(maxsize=16)
 def random_model(model_id: str) -> Model:
     """A random character LSTM with PyTorch's default initialisation; its id holds H, layers, seed."""
     match = RANDOM_ID.fullmatch(model_id)
@@ -196,9 +195,14 @@ def random_model(model_id: str) -> Model:
 _BUILT = {m.id: m for m in (counter(), latch(), gated_sum())}
 
 
+@lru_cache(maxsize=len(RANDOM_LISTED))
+def _listed_random(model_id: str) -> Model:
+    return random_model(model_id)
+
+
 def listed() -> list[Model]:
     """The models the picker offers, in its order."""
-    return [*_BUILT.values(), *(random_model(i) for i in RANDOM_LISTED)]
+    return [*_BUILT.values(), *(_listed_random(i) for i in RANDOM_LISTED)]
 
 
 def random_shape(model_id: str) -> tuple[int, int] | None:
@@ -211,7 +215,9 @@ def get(model_id: str) -> Model:
     """The model with this id; KeyError if there is none. Check random_shape against limits first."""
     if model_id in _BUILT:
         return _BUILT[model_id]
-    return random_model(model_id)
+    if model_id in RANDOM_LISTED:
+        return _listed_random(model_id)
+    return random_model(model_id)  # built on demand, never kept: any seed is a new model
 
 
 def known_ids() -> list[str]:

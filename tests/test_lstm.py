@@ -471,3 +471,19 @@ def test_inputs_of_the_wrong_rank_are_refused():
     for bad in (np.zeros(3), np.zeros((2, 2, 2, 3)), np.zeros((0, 3)), np.zeros((4, 0, 3))):
         with pytest.raises(ValueError, match="expected"):
             forward(weights, bad)
+
+
+def test_initial_states_of_the_wrong_shape_are_refused_not_reshaped():
+    weights = init_weights(3, 2, layers=2)
+    x = np.zeros((4, 3))
+    with pytest.raises(ValueError, match=r"h0 has shape \(2, 2, 1\)"):
+        forward(weights, x, h0=np.zeros((2, 2, 1)))
+    with pytest.raises(ValueError, match="c0"):
+        forward(weights, x, c0=np.zeros(4))
+
+
+def test_complex_weights_are_refused():
+    weights = init_weights(3, 2)
+    weights["weight_hh_l0"] = weights["weight_hh_l0"] + 1j
+    with pytest.raises(WeightError, match="complex"):
+        shape_of(weights)

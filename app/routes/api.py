@@ -1,19 +1,35 @@
-"""The JSON API: health, the model list, and runs."""
+"""The JSON API: health, the models, and runs."""
+
+from __future__ import annotations
+
+from typing import Any
 
 from anyio import to_thread
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 
-from app import run, zoo
+from app import body, run, zoo
 from app.encode import JSON
 from app.schemas import ErrorOut, ModelInfo, ModelList, RunRequest, RunResponse
 
 router = APIRouter()
 
-REFUSALS = {
+REFUSALS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "unknown model"},
     413: {"model": ErrorOut, "description": "request body too large"},
     422: {"model": ErrorOut, "description": "bad input: the message says what and where"},
 }
+# /api/run reads its body itself (off the event loop), so its schema is declared here.
+RUN_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RunRequest"}}},
+    }
+}
+
+
+async def computed(request: Request, work: Any) -> JSON:
+    """Run CPU-bound work in a worker thread, one compute slot at a time (see app.main)."""
+    return await to_thread.run_sync(work, limiter=request.app.state.compute_slots)
 
 
 @router.get("/healthz", include_in_schema=False)
@@ -28,18 +44,32 @@ def models() -> JSON:
     return JSON({"models": [run.model_info(m) for m in zoo.listed()]})
 
 
-@router.get("/api/models/{model_id}", response_model=ModelInfo, responses=REFUSALS)  # type: ignore[arg-type]
-def model(model_id: str, request: Request) -> JSON:
+@router.get("/api/models/{model_id}", response_model=ModelInfo, responses=REFUSALS)
+async def model(model_id: str, request: Request) -> JSON:
     """One model by id, listed or not (any random-h<H>-l<layers>-s<seed> works)."""
-    return JSON(run.model_info(run.find_model(model_id, request.app.state.settings)))
-
-
-@router.post("/api/run", response_model=RunResponse, responses=REFUSALS)  # type: ignore[arg-type]
-async def run_model(req: RunRequest, request: Request) -> JSON:
-    """Run an LSTM over a sequence and answer every gate, cell and hidden state, per layer, as T×H."""
     settings = request.app.state.settings
+    return await computed(request, lambda: JSON(run.model_info(run.find_model(model_id, settings))))
 
-    def work() -> JSON:  # compute and serialize off the event loop
-        return JSON(run.execute(req, settings))
 
-    return await to_thread.run_sync(work, limiter=request.app.state.compute_slots)
+@router.post("/api/run", response_model=RunResponse, responses=REFUSALS, openapi_extra=RUN_BODY)
+async def run_model(request: Request) -> JSON:
+    """Run an LSTM over a sequence and answer every gate, cell and hidden state, per layer, as T×H."""
+    raw = await request.body()
+    settings = request.app.state.settings
+    return await computed(request, lambda: JSON(run.execute(body.parse(raw, RunRequest), settings)))
+
+
+def document_bodies(app: FastAPI) -> None:
+    """Add the schemas of bodies that routes read themselves to the OpenAPI document."""
+    default = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = default()
+            schema.setdefault("components", {}).setdefault("schemas", {})["RunRequest"] = (
+                RunRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -178,7 +178,7 @@ def test_api_errors_appear_as_words_never_as_markup(page: Page) -> None:
     open_page(page, "model=counter&text=" + quote(hostile))
     error = page.locator("#error")
     error.wait_for(state="visible")
-    assert "'<' at position 0 is not in the vocabulary" in error.inner_text()
+    assert "'<' (U+003C) at position 0 is not in the vocabulary" in error.inner_text()
     assert page.locator("#error img").count() == 0
     assert page.evaluate("window.pwned === undefined")
     assert page.input_value("#sequence") == hostile
