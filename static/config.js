@@ -31,6 +31,7 @@ export const PANELS = [
 
 export const SIZES = {
   maxCellWidth: 28, // CSS pixels per time step at most
+  yAxisWidth: 34, // CSS pixels of the unit labels; style.css's .plot uses the same
   panelHeight: 220, // CSS pixels a heatmap aims for; rows are at least 1 and at most maxRowHeight
   maxRowHeight: 18,
   minLabelWidth: 9, // below this many CSS pixels per step, tokens are labelled every few steps

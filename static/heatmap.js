@@ -63,11 +63,12 @@ function legend(spec, lo, hi) {
   return box;
 }
 
-// A readable step between labels: 1, 2, 5, 10, 20, 50, … steps.
-function labelEvery(cellWidth) {
-  const need = SIZES.minLabelWidth * 3 / Math.max(cellWidth, 1e-6);
-  for (const base of [1, 2, 5]) {
-    for (let p = 1; p <= 1e6; p *= 10) if (base * p >= need) return base * p;
+// A readable step between labels: 1, 2, 5, 10, 20, 50, … steps, wide enough for the
+// labels themselves (digits × about 7 px, plus a gap).
+function labelEvery(cellWidth, T) {
+  const need = (String(T).length * 7 + 8) / Math.max(cellWidth, 1e-6);
+  for (let p = 1; p <= 1e6; p *= 10) {
+    for (const base of [1, 2, 5]) if (base * p >= need) return base * p;
   }
   return 1e6;
 }
@@ -91,12 +92,12 @@ export class Panel {
     this.frame.append(this.canvas, this.vline, this.hline, this.pin);
     this.yaxis = el("div", "yaxis");
     this.xaxis = el("div", "xaxis");
-    const column = el("div", "column");
-    column.append(this.frame, this.xaxis);
-    const plot = el("div", "plot");
-    plot.append(this.yaxis, column);
+    // A 2 × 2 grid: unit labels beside the heatmap only, step labels under it only, so both
+    // line up with the cells whatever the width.
+    this.plot = el("div", "plot");
+    this.plot.append(this.yaxis, this.frame, el("div"), this.xaxis);
     this.legendSlot = el("div", "legend-slot");
-    this.root.append(caption, plot, this.legendSlot);
+    this.root.append(caption, this.plot, this.legendSlot);
 
     const at = (event) => {
       const box = this.canvas.getBoundingClientRect();
@@ -124,7 +125,7 @@ export class Panel {
       `${this.spec.name}, layer ${this.layer}: ${this.T} time steps by ${this.H} units`,
     );
     const rowHeight = Math.max(1, Math.min(SIZES.maxRowHeight, Math.floor(SIZES.panelHeight / this.H)));
-    this.frame.style.maxWidth = `${this.T * SIZES.maxCellWidth}px`;
+    this.plot.style.maxWidth = `${SIZES.yAxisWidth + this.T * SIZES.maxCellWidth}px`;
     this.frame.style.height = `${this.H * rowHeight}px`;
     this.rowHeight = rowHeight;
     this.legendSlot.replaceChildren(legend(this.spec, lo, hi));
@@ -134,7 +135,8 @@ export class Panel {
 
   labelUnits() {
     const ticks = this.rowHeight >= 10 ? [...Array(this.H).keys()] : [0, this.H - 1];
-    this.yaxis.replaceChildren(el("span", "axis-title", "unit"));
+    this.yaxis.replaceChildren();
+    if (this.H * this.rowHeight >= 48) this.yaxis.append(el("span", "axis-title", "unit")); // room to stand
     for (const u of new Set(ticks)) {
       const tick = el("span", "tick", String(u));
       tick.style.top = `${((u + 0.5) / this.H) * 100}%`;
@@ -150,7 +152,7 @@ export class Panel {
     if (cell >= SIZES.minLabelWidth) {
       for (let t = 0; t < this.T; t++) ticks.push([t, showToken(this.tokens[t])]);
     } else {
-      const every = labelEvery(cell);
+      const every = labelEvery(cell, this.T);
       for (let t = 0; t < this.T; t += every) ticks.push([t, String(t)]);
     }
     this.xaxis.replaceChildren();

@@ -2,6 +2,8 @@
 // new lines, numbers within a step by commas or spaces. For a model that takes one number per
 // step, a single line "0.5 1 -1" is three steps.
 
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i; // no hex, no "Infinity"
+
 export function parseSteps(typed, size) {
   const lines = typed.split(/[;\n]/).map((s) => s.trim()).filter((s) => s.length > 0);
   let steps = lines.map((line) => line.split(/[\s,]+/).filter((s) => s.length > 0));
@@ -9,7 +11,7 @@ export function parseSteps(typed, size) {
   return steps.map((step, t) =>
     step.map((word) => {
       const value = Number(word);
-      if (word === "" || !Number.isFinite(value)) {
+      if (!DECIMAL.test(word) || !Number.isFinite(value)) {
         throw new Error(`step ${t}: "${word}" is not a number`);
       }
       return value;

@@ -47,10 +47,21 @@ async function modelInfo(id) {
 
 function fillPicker(selected) {
   els.model.replaceChildren();
+  if (!models.has(selected)) {
+    // An id nobody knows: say so in the picker too, so that choosing any model is a change.
+    const option = new Option("— choose a model —", "", true, true);
+    option.disabled = true;
+    els.model.append(option);
+  }
   for (const info of models.values()) {
     const option = new Option(info.title, info.id, false, info.id === selected);
     els.model.append(option);
   }
+}
+
+// The characters a text model reads, with invisible ones made visible.
+function vocabulary(info) {
+  return Array.from(info.vocab, showToken).join(" ");
 }
 
 function describe(info) {
@@ -59,7 +70,7 @@ function describe(info) {
   els.hint.textContent = info.hint;
   if (info.kind === "text") {
     els.label.textContent = "Sequence (text)";
-    els.help.textContent = "One time step per character. Try changing a character.";
+    els.help.textContent = `One time step per character. This model reads: ${vocabulary(info)}`;
   } else {
     els.label.textContent = `Sequence (${info.size} number${info.size > 1 ? "s" : ""} per step)`;
     els.help.textContent =
@@ -70,16 +81,27 @@ function describe(info) {
 }
 
 // Bring the page in line with `next` (a state read from the URL or made by a control).
+let applying = 0; // counts apply() calls: an older one that resumes late must not win
+
 async function apply(next, { push = false, replace = false } = {}) {
-  state = { ...next, model: next.model ?? DEFAULT_MODEL };
+  const mine = ++applying;
+  const wanted = { ...next, model: next.model ?? DEFAULT_MODEL };
+  let info;
   try {
-    model = await modelInfo(state.model);
+    info = await modelInfo(wanted.model);
   } catch (err) {
+    if (mine !== applying) return;
+    state = wanted;
+    model = null;
+    inflight?.abort();
     fillPicker(state.model); // an unknown id: offer the known models beside the error
     showError(err.message);
     settled();
     return;
   }
+  if (mine !== applying) return;
+  state = wanted;
+  model = info;
   if (state[seqKey(model)] === null) state[seqKey(model)] = model.example;
   fillPicker(model.id);
   describe(model);
@@ -99,6 +121,7 @@ async function compute() {
 }
 
 async function draw() {
+  inflight?.abort(); // whatever was asked before is stale now, even if this ask fails
   const body = { model: model.id };
   try {
     if (model.kind === "text") body.text = state.text;
@@ -107,7 +130,6 @@ async function draw() {
     showError(err.message);
     return;
   }
-  inflight?.abort();
   const mine = new AbortController();
   inflight = mine;
   els.heatmaps.setAttribute("aria-busy", "true");
@@ -213,6 +235,7 @@ function onModelChange() {
 
 function onType() {
   clearTimeout(typingTimer);
+  if (!model) return; // no model to run yet: the error beside the box says why
   typingTimer = setTimeout(() => {
     const next = { ...state, [seqKey(model)]: els.sequence.value };
     apply(next, { push: true });
@@ -229,8 +252,6 @@ async function copyLink() {
 }
 
 async function start() {
-  // On a phone the equations would push the heatmaps off the first screen: start them folded.
-  if (window.matchMedia("(max-width: 600px)").matches) document.querySelector(".equations").open = false;
   els.model.addEventListener("change", onModelChange);
   els.sequence.addEventListener("input", onType);
   els.copy.addEventListener("click", copyLink);

@@ -251,8 +251,45 @@ def test_an_unknown_model_in_the_url_is_explained_and_the_picker_still_works(pag
     assert "counter" in error.inner_text()  # the known ids are listed
     options = page.eval_on_selector_all("#model option", "os => os.map(o => o.value)")
     assert "counter" in options and "latch" in options
+    assert page.input_value("#model") == ""  # a placeholder, so that picking any model is a change
+    page.fill("#sequence", "abcd")  # typing without a model must not throw
+    page.wait_for_timeout(400)
+    # the 404 of the unknown id is logged by the browser; nothing else may be
+    assert [e for e in page.errors if "Failed to load resource" not in e] == []  # type: ignore[attr-defined]
     before = runs(page)
     page.select_option("#model", "counter")
     wait_next_run(page, before)
     assert error.is_hidden()
     assert near(pixel(page, "f", 0, 0), VIRIDIS_1)
+
+
+def test_step_and_unit_labels_sit_under_and_beside_their_cells(page: Page) -> None:
+    open_page(page, "model=gated-sum&inputs=" + quote("0.5 1 -1"))  # 3 steps: a narrow heatmap
+    box = page.locator(canvas("f")).bounding_box()
+    assert box is not None
+    ticks = page.locator('.panel[data-gate="f"] .xaxis .tick')
+    assert ticks.count() == 3
+    for t in range(3):
+        tick = ticks.nth(t).bounding_box()
+        assert tick is not None
+        centre = tick["x"] + tick["width"] / 2
+        assert abs(centre - (box["x"] + (t + 0.5) * box["width"] / 3)) <= 2, t
+    units = page.locator('.panel[data-gate="f"] .yaxis .tick')
+    for u in range(units.count()):
+        tick = units.nth(u).bounding_box()
+        assert tick is not None
+        middle = tick["y"] + tick["height"] / 2
+        assert abs(middle - (box["y"] + (int(units.nth(u).inner_text()) + 0.5) * box["height"] / 2)) <= 2
+
+
+def test_a_newline_in_the_url_is_a_step_and_stays_in_the_box(page: Page) -> None:
+    open_page(page, "model=counter&text=ab%0Acd")
+    assert page.input_value("#sequence") == "ab\ncd"
+    assert page.eval_on_selector(canvas("f"), "c => c.width") == 5
+    assert "⏎" in page.locator('.panel[data-gate="f"] .xaxis').inner_text()
+
+
+def test_the_help_lists_the_characters_a_model_reads(page: Page) -> None:
+    open_page(page, "model=counter&text=a")
+    help_text = page.locator("#sequence-help").inner_text()
+    assert "a b c" in help_text and "␣" in help_text and "⏎" in help_text
