@@ -56,6 +56,7 @@ class LayerTrace:
     W_ih: np.ndarray  # (4H, I)
     W_hh: np.ndarray  # (4H, H)
     bias: np.ndarray  # (4H,) b_ih + b_hh
+    gate_activation: str = "sigmoid"  # of i, f, o: "sigmoid" or "hard_sigmoid"
 
     def parts(self, gate: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The gate's pre-activation as (input part W·x_t (T, H), recurrent part U·h_{t-1} (T, H), bias (H,)).
@@ -138,12 +139,16 @@ def forward(
     inputs: np.ndarray,
     h0: np.ndarray | None = None,
     c0: np.ndarray | None = None,
+    gate_activation: str = "sigmoid",
 ) -> list[LayerTrace]:
     """Run the LSTM over inputs (T, I) and return one trace per layer; h0, c0 are (layers, H).
 
     A batch of B sequences of equal length runs at once as inputs (T, B, I), with h0, c0
-    (layers, B, H) and traces of (T, B, H): what training needs.
+    (layers, B, H) and traces of (T, B, H): what training needs. gate_activation
+    "hard_sigmoid" is the older Keras default for i, f, o: clip(0.2·z + 0.5, 0, 1).
     """
+    if gate_activation not in GATE_SCALE:
+        raise ValueError(f"gate_activation {gate_activation!r}; expected one of {sorted(GATE_SCALE)}")
     shape = shape_of(weights)
     x = np.asarray(inputs, dtype=np.float64)
     if x.ndim not in (2, 3) or x.shape[-1] != shape.input_size or 0 in x.shape:
@@ -159,7 +164,7 @@ def forward(
         W_ih = np.asarray(weights[f"weight_ih_l{k}"], dtype=np.float64)
         W_hh = np.asarray(weights[f"weight_hh_l{k}"], dtype=np.float64)
         b = _bias(weights, f"bias_ih_l{k}", H) + _bias(weights, f"bias_hh_l{k}", H)
-        trace = _layer(W_ih, W_hh, b, x, h0[k], c0[k])
+        trace = _layer(W_ih, W_hh, b, x, h0[k], c0[k], gate_activation)
         traces.append(trace)
         x = trace.h
     return traces
@@ -180,30 +185,34 @@ def _bias(weights: Mapping[str, np.ndarray], name: str, H: int) -> np.ndarray:
     return np.zeros(4 * H)
 
 
-# Internally the gate rows are reordered to i, f, o, g so that the three sigmoid gates
-# are one contiguous block, and their rows are halved: σ(z) = ½·tanh(z/2) + ½, so one
-# tanh over all 4H pre-activations serves every gate. Halving is exact in binary
-# floating point.
+# Internally the gate rows are reordered to i, f, o, g so that the three sigmoid gates are
+# one contiguous block, and their rows are scaled ahead of the loop: σ(z) = ½·tanh(z/2) + ½,
+# so one tanh over all 4H pre-activations serves every gate (halving is exact in binary
+# floating point); hard_sigmoid(z) = clip(0.2·z + 0.5, 0, 1) needs only the + 0.5 and a clip.
 _INTERNAL = (0, 1, 3, 2)  # internal block j holds torch gate _INTERNAL[j]
+GATE_SCALE = {"sigmoid": 0.5, "hard_sigmoid": 0.2}
 
 
-def _internal(a: np.ndarray, H: int) -> np.ndarray:
-    """Rows of a (4H, ...) tensor in internal order, sigmoid rows halved."""
+def _internal(a: np.ndarray, H: int, scale: float) -> np.ndarray:
+    """Rows of a (4H, ...) tensor in internal order, sigmoid-gate rows scaled."""
     out = np.concatenate([a[k * H : (k + 1) * H] for k in _INTERNAL])
-    out[: 3 * H] *= 0.5
+    out[: 3 * H] *= scale
     return out
 
 
 def _layer(
-    W_ih: np.ndarray, W_hh: np.ndarray, b: np.ndarray, x: np.ndarray, h0: np.ndarray, c0: np.ndarray
+    W_ih: np.ndarray, W_hh: np.ndarray, b: np.ndarray, x: np.ndarray, h0: np.ndarray, c0: np.ndarray,
+    gate_activation: str,
 ) -> LayerTrace:
     T, H = x.shape[0], W_hh.shape[1]
     batch = x.shape[1:-1]  # () for one sequence, (B,) for a batch
     # A starts as the input part of all steps (one GEMM) plus bias; each step adds U·h_{t-1}
     # and applies the activations in place, leaving the gate values (internal order).
-    A = x @ _internal(W_ih, H).T  # (T, [B,] 4H)
-    A += _internal(b, H)
-    UT = np.ascontiguousarray(_internal(W_hh, H).T)  # (H, 4H)
+    scale = GATE_SCALE[gate_activation]
+    hard = gate_activation == "hard_sigmoid"
+    A = x @ _internal(W_ih, H, scale).T  # (T, [B,] 4H)
+    A += _internal(b, H, scale)
+    UT = np.ascontiguousarray(_internal(W_hh, H, scale).T)  # (H, 4H)
     C = np.empty((T, *batch, H))
     Hs = np.empty((T, *batch, H))
     r = np.empty((*batch, 4 * H))  # U·h_{t-1}; reused so the loop touches no fresh memory for it
@@ -213,10 +222,16 @@ def _layer(
         a = A[t]
         np.dot(h_prev, UT, out=r)
         a += r
-        np.tanh(a, out=a)
         sig = a[..., : 3 * H]
-        sig *= 0.5
-        sig += 0.5
+        if hard:
+            g = a[..., 3 * H :]
+            np.tanh(g, out=g)
+            sig += 0.5
+            np.clip(sig, 0.0, 1.0, out=sig)
+        else:
+            np.tanh(a, out=a)
+            sig *= 0.5
+            sig += 0.5
         c = C[t]
         np.multiply(a[..., H : 2 * H], c_prev, out=c)  # f ⊙ c_{t-1}
         np.multiply(a[..., :H], a[..., 3 * H :], out=ig)  # i ⊙ g
@@ -227,7 +242,10 @@ def _layer(
         h_prev, c_prev = h, c
 
     gates = {GATES[k]: A[..., j * H : (j + 1) * H] for j, k in enumerate(_INTERNAL)}
-    return LayerTrace(**gates, c=C, h=Hs, x=x, h0=h0, c0=c0, W_ih=W_ih, W_hh=W_hh, bias=b)
+    return LayerTrace(
+        **gates, c=C, h=Hs, x=x, h0=h0, c0=c0, W_ih=W_ih, W_hh=W_hh, bias=b,
+        gate_activation=gate_activation,
+    )
 
 
 def keras_to_torch(

@@ -487,3 +487,34 @@ def test_complex_weights_are_refused():
     weights["weight_hh_l0"] = weights["weight_hh_l0"] + 1j
     with pytest.raises(WeightError, match="complex"):
         shape_of(weights)
+
+
+def hard_sigmoid(z):
+    return np.clip(0.2 * z + 0.5, 0.0, 1.0)
+
+
+def test_hard_sigmoid_gates_follow_the_keras_formula_step_by_step():
+    """Keras 2's hard_sigmoid, recomputed here from the Keras arrays step by step."""
+    rng = np.random.default_rng(11)
+    I, H, T = 3, 4, 9
+    kernel = rng.normal(size=(I, 4 * H)) * 2
+    recurrent, bias = rng.normal(size=(H, 4 * H)), rng.normal(size=4 * H)
+    x = rng.normal(size=(T, I)) * 3
+    tr = forward(keras_to_torch(kernel, recurrent, bias), x, gate_activation="hard_sigmoid")[0]
+    h, c = np.zeros(H), np.zeros(H)
+    saturated = 0
+    for t in range(T):
+        z = x[t] @ kernel + h @ recurrent + bias
+        i, f = hard_sigmoid(z[:H]), hard_sigmoid(z[H : 2 * H])
+        g, o = np.tanh(z[2 * H : 3 * H]), hard_sigmoid(z[3 * H :])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+        for name, want in zip("ifgoch", (i, f, g, o, c, h), strict=True):
+            assert np.max(np.abs(getattr(tr, name)[t] - want)) <= 1e-12, (t, name)
+        saturated += int(np.sum((i == 0) | (i == 1)))
+    assert saturated > 0  # the clip was exercised, not only the linear part
+
+
+def test_an_unknown_gate_activation_is_refused():
+    with pytest.raises(ValueError, match="hard_sigmoid"):
+        forward(init_weights(2, 2), np.zeros((3, 2)), gate_activation="relu")
