@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.routing import Route
 
 from app.encode import JSON
 
@@ -73,12 +74,17 @@ async def _validation_error(request: Request, exc: Exception) -> JSON:
 async def _http_error(request: Request, exc: Exception) -> JSON:
     assert isinstance(exc, HTTPException)
     message = exc.detail if isinstance(exc.detail, str) else "request refused"
+    headers = getattr(exc, "headers", None)
     if exc.status_code == 404:
         message = f"nothing at {request.url.path}"
     elif exc.status_code == 405:
-        message = f"{request.method} is not allowed on {request.url.path}"
-    return JSON({"error": message, "loc": []}, status_code=exc.status_code,
-                headers=getattr(exc, "headers", None))
+        # Starlette's Allow names the first matching route's methods only; a path served by
+        # several routes (GET and POST /api/models) must list them all.
+        allowed = sorted({m for r in request.app.routes if isinstance(r, Route)
+                          and r.path_regex.match(request.url.path) for m in (r.methods or ())})
+        message = f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}"
+        headers = {"Allow": ", ".join(allowed)}
+    return JSON({"error": message, "loc": []}, status_code=exc.status_code, headers=headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSON:

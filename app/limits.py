@@ -8,14 +8,18 @@ from app.encode import JSON
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int):
+    """max_bytes for every path but those given a larger limit (uploads)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None):
         self.app = app
-        self.max_bytes = max_bytes
+        self.default = max_bytes
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope["path"], self.default)
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and not declared.isdigit():
             await JSON(
@@ -24,8 +28,8 @@ class BodyLimit:
                 status_code=400, headers={"Connection": "close"},
             )(scope, receive, send)
             return
-        if declared is not None and int(declared) > self.max_bytes:
-            await self._refuse(scope, receive, send, declared.decode("latin-1"))
+        if declared is not None and int(declared) > limit:
+            await self._refuse(scope, receive, send, declared.decode("latin-1"), limit)
             return
         # Buffer the body (at most max_bytes), then hand the app a receive that replays it.
         chunks: list[bytes] = []
@@ -37,8 +41,8 @@ class BodyLimit:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(scope, receive, send, f"more than {self.max_bytes}")
+            if size > limit:
+                await self._refuse(scope, receive, send, f"more than {limit}", limit)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -54,13 +58,14 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: str) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: str, limit: int) -> None:
+        upload = scope["path"] in self.larger
+        variable = "GATESCOPE_MAX_UPLOAD_BYTES" if upload else "GATESCOPE_MAX_BODY_BYTES"
         response = JSON(
             {
-                "error": f"the request body is {size} bytes; the limit is {self.max_bytes} "
-                "(GATESCOPE_MAX_BODY_BYTES)",
-                "loc": ["body"],
-                "limit": self.max_bytes,
+                "error": f"the request body is {size} bytes; the limit is {limit} ({variable})",
+                "loc": [],
+                "limit": limit,
             },
             status_code=413,
             headers={"Connection": "close"},

@@ -14,8 +14,9 @@ from threadpoolctl import threadpool_limits
 
 from app import errors
 from app.limits import BodyLimit
-from app.routes import api, pages
+from app.routes import api, pages, uploads
 from app.settings import Settings, get_settings
+from app.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("gatescope")
@@ -42,12 +43,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.store = Store(settings.data_dir)
     errors.install(app)
     app.include_router(api.router)
+    app.include_router(uploads.router)
     api.document_bodies(app)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes,
+        # multipart framing around the file takes a little more than the file itself
+        larger={"/api/models": settings.max_upload_bytes + 64 * 1024},
+    )
     return app
 
 

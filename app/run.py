@@ -13,6 +13,7 @@ from app.encode import array
 from app.errors import ApiError
 from app.schemas import MAX_ABS, RunRequest
 from app.settings import Settings
+from app.store import Store
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Prepared:
     weights: dict[str, np.ndarray]
     x: np.ndarray  # (T, I)
     tokens: list[str]
+    gate_activation: str = "sigmoid"
 
 
 def model_info(m: zoo.Model) -> dict[str, Any]:
@@ -39,11 +41,15 @@ def model_info(m: zoo.Model) -> dict[str, Any]:
     }
 
 
-def find_model(model_id: str, s: Settings) -> zoo.Model:
+def find_model(model_id: str, s: Settings, models: Store | None = None) -> zoo.Model:
     shape = zoo.random_shape(model_id)
     if shape is not None:
-        _check_size(shape[0], shape[1], s, ["model"])
+        check_size(shape[0], shape[1], s, ["model"])
     try:
+        if model_id.startswith("up-") and models is not None:
+            stored = models.get_model(model_id)
+            if stored is not None:
+                return zoo.from_upload(stored.id, stored.info, stored.weights)
         return zoo.get(model_id)
     except KeyError:
         raise ApiError(
@@ -52,7 +58,7 @@ def find_model(model_id: str, s: Settings) -> zoo.Model:
         ) from None
 
 
-def prepare(req: RunRequest, s: Settings) -> Prepared:
+def prepare(req: RunRequest, s: Settings, models: Store | None = None) -> Prepared:
     if (req.model is None) == (req.weights is None):
         raise ApiError(422, "give either 'model' (an id from /api/models) or inline 'weights'", [])
     if req.weights is not None:
@@ -61,18 +67,18 @@ def prepare(req: RunRequest, s: Settings) -> Prepared:
         weights = _weights(req.weights, s)
         return Prepared(None, weights, _vectors(req.inputs, weights["weight_ih_l0"].shape[1], s), [])
     assert req.model is not None
-    m = find_model(req.model, s)
+    m = find_model(req.model, s, models)
     if m.vocab is not None:
         if req.inputs is not None or req.text is None:
             raise ApiError(422, f"model {m.id!r} reads text: send 'text', not 'inputs'", ["text"])
         x, tokens = _encode(req.text, m, s)
-        return Prepared(m.id, m.weights, x, tokens)
+        return Prepared(m.id, m.weights, x, tokens, m.gate_activation)
     if req.text is not None:
         raise ApiError(
             422, f"model {m.id!r} reads {m.input_size} number(s) per step: send 'inputs', not 'text'",
             ["inputs"],
         )
-    return Prepared(m.id, m.weights, _vectors(req.inputs, m.input_size, s), [])
+    return Prepared(m.id, m.weights, _vectors(req.inputs, m.input_size, s), [], m.gate_activation)
 
 
 def _check_steps(T: int, s: Settings, loc: list[str | int]) -> None:
@@ -85,7 +91,7 @@ def _check_steps(T: int, s: Settings, loc: list[str | int]) -> None:
         )
 
 
-def _check_size(H: int, layers: int, s: Settings, loc: list[str | int]) -> None:
+def check_size(H: int, layers: int, s: Settings, loc: list[str | int]) -> None:
     if H > s.max_hidden:
         raise ApiError(
             422, f"hidden size {H} exceeds the limit of {s.max_hidden} (GATESCOPE_MAX_HIDDEN)", loc,
@@ -171,7 +177,7 @@ def _weights(raw: dict[str, Any], s: Settings) -> dict[str, np.ndarray]:
     first = weights.get("weight_ih_l0")
     if first is not None and first.ndim == 2:
         layers = sum(1 for n in weights if re.fullmatch(r"weight_ih_l\d+", n))
-        _check_size(first.shape[0] // 4, layers, s, ["weights"])
+        check_size(first.shape[0] // 4, layers, s, ["weights"])
         if first.shape[1] > s.max_input_size:
             raise ApiError(
                 422, f"input size {first.shape[1]} exceeds the limit of {s.max_input_size} "
@@ -191,11 +197,11 @@ def tokens_for(x: np.ndarray) -> list[str]:
     return [f"x{t}" for t in range(x.shape[0])]
 
 
-def execute(req: RunRequest, s: Settings) -> dict[str, Any]:
+def execute(req: RunRequest, s: Settings, models: Store | None = None) -> dict[str, Any]:
     """The whole /api/run answer as a dict of float arrays, ready for orjson."""
-    p = prepare(req, s)
+    p = prepare(req, s, models)
     check_values(p, req, s)
-    traces = lstm.forward(p.weights, p.x)
+    traces = lstm.forward(p.weights, p.x, gate_activation=p.gate_activation)
     dtype = np.float64 if req.precision == "float64" else np.float32
     layers = []
     for tr in traces:

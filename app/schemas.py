@@ -83,3 +83,10 @@ class RunResponse(BaseModel):
 class ErrorOut(BaseModel):
     error: str = Field(description="what is wrong, in words")
     loc: list[str | int] = Field(description="where in the request")
+
+
+class UploadOut(BaseModel):
+    id: str = Field(description="the model's id: a hash of its tensors and input description")
+    url: str = Field(description="the page that shows it")
+    created: bool = Field(description="false when the same weights were stored before")
+    model: ModelInfo

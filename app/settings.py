@@ -23,6 +23,7 @@ class Settings(BaseSettings):
         "float64 counting twice; about 20 MB of JSON",
     )
     compute_slots: int = Field(1, ge=1, description="runs computed at once per process")
+    max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="largest uploaded weights file")
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="largest request body")
 
 

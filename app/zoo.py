@@ -33,6 +33,7 @@ class Model:
     input_size: int = 0  # width of each step's vector (len(vocab) for a character model)
     units: tuple[str, ...] = ()  # what each hidden unit means, where it means something
     example: str = ""  # a sequence that shows the model off, as typed in the page
+    gate_activation: str = "sigmoid"  # of i, f, o; Keras models may use "hard_sigmoid"
 
     @property
     def hidden_size(self) -> int:
@@ -218,6 +219,23 @@ def get(model_id: str) -> Model:
     if model_id in RANDOM_LISTED:
         return _listed_random(model_id)
     return random_model(model_id)  # built on demand, never kept: any seed is a new model
+
+
+def from_upload(model_id: str, info: dict, weights: dict[str, np.ndarray]) -> Model:
+    """A model someone uploaded (see app.upload), as stored."""
+    vocab = info.get("vocab")
+    size = len(vocab) if vocab is not None else int(info["input_size"])
+    return Model(
+        id=model_id,
+        title=info.get("name") or "Uploaded model",
+        description=f"Uploaded {info.get('source', 'LSTM')} weights ({info.get('file', 'file')}).",
+        hint="Your own model: look for units whose forget gate opens and closes with the input.",
+        weights=weights,
+        vocab=vocab,
+        input_size=size,
+        example=(vocab or "")[:20] if vocab is not None else " ".join(["0"] * size),
+        gate_activation=info.get("gate_activation", "sigmoid"),
+    )
 
 
 def known_ids() -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,20 +14,22 @@ from app.settings import Settings
 
 
 @pytest.fixture
-def client() -> Iterator[TestClient]:
+def client(tmp_path: Path) -> Iterator[TestClient]:
     # A 500 comes back as a response (as a real client sees it), so a test can assert
     # "never 5xx" and show the body instead of stopping at the server's traceback.
-    with TestClient(create_app(), raise_server_exceptions=False) as c:
+    app = create_app(Settings(data_dir=tmp_path / "data"))
+    with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 
 
 @pytest.fixture
-def make_client() -> Iterator[Callable[..., TestClient]]:
+def make_client(tmp_path: Path) -> Iterator[Callable[..., TestClient]]:
     """make_client(max_steps=10, ...) -> a TestClient over an app with those settings."""
     opened: list[TestClient] = []
 
     def make(**overrides: Any) -> TestClient:
-        c = TestClient(create_app(Settings(**overrides)), raise_server_exceptions=False)
+        settings = Settings(**{"data_dir": tmp_path / f"data{len(opened)}", **overrides})
+        c = TestClient(create_app(settings), raise_server_exceptions=False)
         c.__enter__()
         opened.append(c)
         return c

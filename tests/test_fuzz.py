@@ -3,13 +3,19 @@ answer matches the OpenAPI schema it documents."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from app.main import create_app
+from app.settings import Settings
 
-schema = schemathesis.openapi.from_asgi("/openapi.json", create_app())
+schema = schemathesis.openapi.from_asgi(
+    "/openapi.json", create_app(Settings(data_dir=Path(tempfile.mkdtemp(prefix="gatescope-fuzz-"))))
+)
 
 
 @schema.parametrize()

@@ -48,7 +48,8 @@ def models() -> JSON:
 async def model(model_id: str, request: Request) -> JSON:
     """One model by id, listed or not (any random-h<H>-l<layers>-s<seed> works)."""
     settings = request.app.state.settings
-    return await computed(request, lambda: JSON(run.model_info(run.find_model(model_id, settings))))
+    models = request.app.state.store
+    return await computed(request, lambda: JSON(run.model_info(run.find_model(model_id, settings, models))))
 
 
 @router.post("/api/run", response_model=RunResponse, responses=REFUSALS, openapi_extra=RUN_BODY)
@@ -56,7 +57,10 @@ async def run_model(request: Request) -> JSON:
     """Run an LSTM over a sequence and answer every gate, cell and hidden state, per layer, as T×H."""
     raw = await request.body()
     settings = request.app.state.settings
-    return await computed(request, lambda: JSON(run.execute(body.parse(raw, RunRequest), settings)))
+    models = request.app.state.store
+    return await computed(
+        request, lambda: JSON(run.execute(body.parse(raw, RunRequest), settings, models))
+    )
 
 
 def document_bodies(app: FastAPI) -> None:
