@@ -34,3 +34,6 @@ export function run(body, signal) {
     signal,
   });
 }
+
+// form: FormData with the file under "weights" and the description fields.
+export const uploadModel = (form) => request("/api/models", { method: "POST", body: form });

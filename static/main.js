@@ -5,6 +5,7 @@ import { PANELS, SIZES } from "./config.js";
 import { Panel, showToken } from "./heatmap.js";
 import { parseSteps } from "./inputs.js";
 import { readUrl, writeUrl } from "./state.js";
+import { wireUpload } from "./upload.js";
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -255,6 +256,10 @@ async function start() {
   els.model.addEventListener("change", onModelChange);
   els.sequence.addEventListener("input", onType);
   els.copy.addEventListener("click", copyLink);
+  wireUpload((info) => {
+    models.set(info.id, info);
+    apply({ model: info.id, text: null, inputs: null, layer: null, t: null, unit: null }, { push: true });
+  });
   window.addEventListener("popstate", () => apply(readUrl()));
   window.addEventListener("resize", () => panels.forEach((p) => p.labelSteps()));
   try {

@@ -293,3 +293,30 @@ def test_the_help_lists_the_characters_a_model_reads(page: Page) -> None:
     open_page(page, "model=counter&text=a")
     help_text = page.locator("#sequence-help").inner_text()
     assert "a b c" in help_text and "␣" in help_text and "⏎" in help_text
+
+
+def test_uploading_weights_switches_the_page_to_them(page: Page, tmp_path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    model = torch.nn.LSTM(4, 3)
+    path = tmp_path / "lstm.safetensors"
+    save_file(model.state_dict(), str(path))
+    open_page(page, "model=counter&text=a")
+    page.click("#upload summary")
+    page.set_input_files("#upload-file", str(path))
+    page.fill("#upload-vocab", "xyz")  # 3 characters for 4 inputs: refused, in words
+    page.click("#upload-form button[type=submit]")
+    page.locator("#upload-error").filter(has_text="4 inputs per step").wait_for()
+    before = runs(page)
+    page.fill("#upload-vocab", "wxyz")
+    page.fill("#upload-name", "my <b>LSTM</b>")
+    page.click("#upload-form button[type=submit]")
+    wait_next_run(page, before)
+    model_id = query_of(page)["model"][0]
+    assert model_id.startswith("up-")
+    assert page.locator("#model-title").inner_text() == "my <b>LSTM</b>"  # text, not markup
+    assert page.eval_on_selector(canvas("f"), "c => [c.height]") == [3]
+    assert page.input_value("#model") == model_id
+    shoot(page, "uploaded")
