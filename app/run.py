@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from app import lstm, zoo
+from app import lstm, upload, zoo
 from app.encode import array
 from app.errors import ApiError
 from app.schemas import MAX_ABS, RunRequest
@@ -38,6 +38,7 @@ def model_info(m: zoo.Model) -> dict[str, Any]:
         "layers": m.layers,
         "units": list(m.units),
         "example": m.example,
+        "parity": m.parity or None,
     }
 
 
@@ -49,7 +50,7 @@ def find_model(model_id: str, s: Settings, models: Store | None = None) -> zoo.M
         if model_id.startswith("up-") and models is not None:
             stored = models.get_model(model_id)
             if stored is not None:
-                return zoo.from_upload(stored.id, stored.info, stored.weights)
+                return upload.as_model(stored.id, stored.info, stored.weights)
         return zoo.get(model_id)
     except KeyError:
         raise ApiError(

@@ -23,6 +23,7 @@ class ModelInfo(BaseModel):
     layers: int
     units: list[str] = Field(description="what each hidden unit means, where known")
     example: str = Field(description="a sequence that shows the model off, as typed in the page")
+    parity: str | None = Field(None, description="uploaded models: how closely they match their framework")
 
 
 class ModelList(BaseModel):

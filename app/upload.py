@@ -13,8 +13,15 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import load as load_safetensors
 
-from app import lstm
+from app import lstm, zoo
 from app.errors import ApiError
+
+# What an uploaded model's page promises: the reference each format is checked against by the
+# test suite (tests/test_uploads.py), and a bound on the largest difference it measured there.
+PARITY = {
+    "PyTorch": ("torch.nn.LSTM (torch 2.13.0, float64)", 1e-15),
+    "Keras": ("the Keras LSTM equations, step by step (sigmoid and hard_sigmoid)", 1e-14),
+}
 
 KERAS_NAME = re.compile(r"(kernel|recurrent_kernel|bias)(?:_l(\d+))?")
 TORCH_NAME = re.compile(r"(?:.*\.)?((?:weight|bias)_(?:ih|hh)_l\d+(?:_reverse)?)")
@@ -62,12 +69,16 @@ def _safetensors(raw: bytes) -> dict[str, np.ndarray]:
         raise ApiError(422, f"the .safetensors file could not be read: {e}", ["weights"]) from None
 
 
+def source_of(arrays: dict[str, np.ndarray]) -> str:
+    """"Keras" when every name is a Keras LSTM layer's, else "PyTorch"."""
+    return "Keras" if arrays and all(KERAS_NAME.fullmatch(n) for n in arrays) else "PyTorch"
+
+
 def to_torch(arrays: dict[str, np.ndarray], forget_bias: float = 0.0) -> dict[str, np.ndarray]:
     """torch.nn.LSTM tensors from torch names (a module prefix such as 'lstm.' is dropped) or
     from Keras layers (kernel, recurrent_kernel, bias; _l1, _l2… for stacked layers).
     forget_bias is added to the forget gate's bias, as TensorFlow 1's BasicLSTMCell does."""
-    names = list(arrays)
-    if names and all(KERAS_NAME.fullmatch(n) for n in names):
+    if source_of(arrays) == "Keras":
         weights = _from_keras(arrays)
     else:
         weights = {}
@@ -124,3 +135,10 @@ def content_id(weights: dict[str, np.ndarray], description: dict[str, Any]) -> s
         digest.update(a.tobytes())
     digest.update(json.dumps(description, sort_keys=True).encode())
     return "up-" + digest.hexdigest()[:32]
+
+
+def as_model(model_id: str, info: dict[str, Any], weights: dict[str, np.ndarray]) -> zoo.Model:
+    """A stored upload as a model, with its parity badge."""
+    reference, bound = PARITY[info.get("source", "PyTorch")]
+    parity = f"Checked against {reference} by the test suite: largest difference below {bound:.0e}."
+    return zoo.from_upload(model_id, info, weights, parity)

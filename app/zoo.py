@@ -34,6 +34,7 @@ class Model:
     units: tuple[str, ...] = ()  # what each hidden unit means, where it means something
     example: str = ""  # a sequence that shows the model off, as typed in the page
     gate_activation: str = "sigmoid"  # of i, f, o; Keras models may use "hard_sigmoid"
+    parity: str = ""  # for uploaded models: how closely they match their framework, as tested
 
     @property
     def hidden_size(self) -> int:
@@ -221,7 +222,9 @@ def get(model_id: str) -> Model:
     return random_model(model_id)  # built on demand, never kept: any seed is a new model
 
 
-def from_upload(model_id: str, info: dict, weights: dict[str, np.ndarray]) -> Model:
+def from_upload(
+    model_id: str, info: dict, weights: dict[str, np.ndarray], parity: str = ""
+) -> Model:
     """A model someone uploaded (see app.upload), as stored."""
     vocab = info.get("vocab")
     size = len(vocab) if vocab is not None else int(info["input_size"])
@@ -235,6 +238,7 @@ def from_upload(model_id: str, info: dict, weights: dict[str, np.ndarray]) -> Mo
         input_size=size,
         example=(vocab or "")[:20] if vocab is not None else " ".join(["0"] * size),
         gate_activation=info.get("gate_activation", "sigmoid"),
+        parity=parity,
     )
 
 

@@ -17,6 +17,7 @@ const els = {
   title: $("model-title"),
   description: $("model-description"),
   hint: $("model-hint"),
+  parity: $("model-parity"),
   heatmaps: $("heatmaps"),
   tooltip: $("tooltip"),
   selection: $("selection-text"),
@@ -69,6 +70,8 @@ function describe(info) {
   els.title.textContent = info.title;
   els.description.textContent = info.description;
   els.hint.textContent = info.hint;
+  els.parity.hidden = !info.parity;
+  els.parity.textContent = info.parity ? `✓ ${info.parity}` : "";
   if (info.kind === "text") {
     els.label.textContent = "Sequence (text)";
     els.help.textContent = `One time step per character. This model reads: ${vocabulary(info)}`;

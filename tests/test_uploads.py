@@ -208,3 +208,36 @@ def test_uploads_over_the_hidden_limit_are_refused(make_client):
     r = post_model(c, save_numpy(GOOD), vocab=VOCAB)
     assert r.status_code == 422 and "GATESCOPE_MAX_HIDDEN" in r.json()["error"]
     assert stored_count(c) == 0
+
+
+def test_the_parity_badge_bounds_what_the_tests_measure(client):
+    """The badge promises a bound per format; measure the largest difference over many models."""
+    from app.upload import PARITY
+
+    rng = np.random.default_rng(8)
+    worst = {"PyTorch": 0.0, "Keras": 0.0}
+    for seed in range(6):
+        I, H, T = (int(v) for v in rng.integers(1, 7, size=3))
+        L = int(rng.integers(1, 5))
+        model = torch_lstm(I, H, L, seed)
+        x = rng.normal(size=(T, I)) * 2
+        answer = post_model(client, save_numpy({k: v.numpy() for k, v in model.state_dict().items()}),
+                            input_size=str(I)).json()
+        assert "torch.nn.LSTM" in answer["model"]["parity"], answer
+        got = client.post("/api/run", json={"model": answer["id"], "inputs": x.tolist(),
+                                            "precision": "float64"}).json()["layers"][-1]["h"]
+        with torch.no_grad():
+            want = model(torch.from_numpy(x))[0].numpy()
+        worst["PyTorch"] = max(worst["PyTorch"], float(np.max(np.abs(np.array(got) - want))))
+        for name, gate in (("sigmoid", sigmoid), ("hard_sigmoid", hard_sigmoid)):
+            kernel, recurrent, bias = keras_layer(rng, I, H)
+            answer = post_model(client, npz_bytes({"kernel": kernel, "recurrent_kernel": recurrent,
+                                                   "bias": bias}), "k.npz", input_size=str(I),
+                                recurrent_activation=name).json()
+            assert "Keras" in answer["model"]["parity"]
+            got = client.post("/api/run", json={"model": answer["id"], "inputs": x.tolist(),
+                                                "precision": "float64"}).json()["layers"][0]["h"]
+            want = keras_reference(kernel, recurrent, bias, x, gate)
+            worst["Keras"] = max(worst["Keras"], float(np.max(np.abs(np.array(got) - want))))
+    for source, (_, bound) in PARITY.items():
+        assert worst[source] < bound, (source, worst[source])

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 
-from app import run, upload, zoo
+from app import run, upload
 from app.encode import JSON
 from app.errors import ApiError
 from app.routes.api import REFUSALS, computed
@@ -45,7 +45,8 @@ def accept(raw: bytes, filename: str, vocab: str | None, input_size: int | None,
     """Check everything, then store: a refused upload leaves nothing behind."""
     if (vocab is None) == (input_size is None):
         raise ApiError(422, "give either 'vocab' (the characters, in one-hot order) or 'input_size'", [])
-    weights = upload.to_torch(upload.read_arrays(raw, s.max_upload_bytes * 4), forget_bias)
+    arrays = upload.read_arrays(raw, s.max_upload_bytes * 4)
+    weights = upload.to_torch(arrays, forget_bias)
     I = weights["weight_ih_l0"].shape[1]
     H = weights["weight_hh_l0"].shape[1]
     layers = sum(1 for n in weights if n.startswith("weight_ih_l"))
@@ -66,10 +67,10 @@ def accept(raw: bytes, filename: str, vocab: str | None, input_size: int | None,
             raise ApiError(422, f"input_size is {input_size} but the weights take {I} inputs per step "
                            f"(weight_ih_l0 is {tuple(weights['weight_ih_l0'].shape)})", ["input_size"])
     model_id = upload.content_id(weights, described)
-    source = "Keras" if any(upload.KERAS_NAME.fullmatch(n) for n in weights) else "PyTorch"
-    info = {**described, "name": name, "file": filename, "forget_bias": forget_bias, "source": source}
+    info = {**described, "name": name, "file": filename, "forget_bias": forget_bias,
+            "source": upload.source_of(arrays)}
     created = models.put_model(model_id, info, weights)
-    model = zoo.from_upload(model_id, info, weights)
+    model = upload.as_model(model_id, info, weights)
     return {"id": model_id, "url": f"/?model={model_id}", "created": created, "model": run.model_info(model)}
 
 

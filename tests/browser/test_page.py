@@ -319,4 +319,5 @@ def test_uploading_weights_switches_the_page_to_them(page: Page, tmp_path) -> No
     assert page.locator("#model-title").inner_text() == "my <b>LSTM</b>"  # text, not markup
     assert page.eval_on_selector(canvas("f"), "c => [c.height]") == [3]
     assert page.input_value("#model") == model_id
+    assert "torch.nn.LSTM" in page.locator("#model-parity").inner_text()
     shoot(page, "uploaded")
