@@ -39,6 +39,7 @@ def model_info(m: zoo.Model) -> dict[str, Any]:
         "units": list(m.units),
         "example": m.example,
         "parity": m.parity or None,
+        "card": m.card,
     }
 
 

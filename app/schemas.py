@@ -24,6 +24,9 @@ class ModelInfo(BaseModel):
     units: list[str] = Field(description="what each hidden unit means, where known")
     example: str = Field(description="a sequence that shows the model off, as typed in the page")
     parity: str | None = Field(None, description="uploaded models: how closely they match their framework")
+    card: dict[str, Any] | None = Field(
+        None, description="trained models: task, command, seed, steps, loss, held-out accuracy, units"
+    )
 
 
 class ModelList(BaseModel):

@@ -6,12 +6,15 @@ mechanism reads off the heatmaps: σ(10) ≈ 0.99995 is "open", σ(−10) ≈ 0.
 
 from __future__ import annotations
 
+import json
 import re
 import string
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
+from safetensors.numpy import load_file
 
 from app.lstm import init_weights
 
@@ -35,6 +38,7 @@ class Model:
     example: str = ""  # a sequence that shows the model off, as typed in the page
     gate_activation: str = "sigmoid"  # of i, f, o; Keras models may use "hard_sigmoid"
     parity: str = ""  # for uploaded models: how closely they match their framework, as tested
+    card: dict | None = None  # for trained models: how they were trained and how well they do
 
     @property
     def hidden_size(self) -> int:
@@ -194,7 +198,42 @@ def random_model(model_id: str) -> Model:
     )
 
 
-_BUILT = {m.id: m for m in (counter(), latch(), gated_sum())}
+TRAINED_DIR = Path(__file__).resolve().parent / "models"
+
+
+def trained() -> list[Model]:
+    """The models trained by `gatescope train` and shipped in app/models, each with its card."""
+    models = []
+    for card_path in sorted(TRAINED_DIR.glob("*.json")):
+        card = json.loads(card_path.read_text())
+        tensors = load_file(str(card_path.with_suffix(".safetensors")))
+        weights = {k: v.astype(np.float64) for k, v in tensors.items() if not k.startswith("head.")}
+        accuracy = f"{100 * card['accuracy']:.1f} %"
+        models.append(Model(
+            id=card["task"],
+            title=f"Trained: {card['title']}",
+            description=f"{card['description']} Trained by Gatescope's own NumPy trainer: "
+            f"{accuracy} of steps right on held-out sequences. Reproduce: {card['command']}",
+            hint=card["hint"],
+            weights=weights,
+            vocab=card["vocab"],
+            input_size=len(card["vocab"]),
+            units=_unit_names(card, weights["weight_hh_l0"].shape[1]),
+            example=card.get("example", ""),
+            card=card,
+        ))
+    return models
+
+
+def _unit_names(card: dict, H: int) -> tuple[str, ...]:
+    names = [""] * H
+    for u in card.get("units", []):
+        if u["layer"] == 0 and not names[u["unit"]]:
+            names[u["unit"]] = f"{u['state']} tracks {u['property']} (r = {u['correlation']:+.2f})"
+    return tuple(names)
+
+
+_BUILT = {m.id: m for m in (counter(), latch(), gated_sum(), *trained())}
 
 
 @lru_cache(maxsize=len(RANDOM_LISTED))

@@ -227,7 +227,7 @@ def test_every_listed_model_runs_and_matches_its_declared_shape():
         assert (s.hidden_size, s.layers, s.input_size) == (m.hidden_size, m.layers, m.input_size)
         if m.vocab is not None:
             assert len(set(m.vocab)) == len(m.vocab)
-            traces = forward(m.weights, one_hot(m.vocab[:5], m.vocab))
+            traces = forward(m.weights, one_hot((m.vocab * 5)[:5], m.vocab))
         else:
             traces = forward(m.weights, np.ones((5, m.input_size)))
         assert len(traces) == m.layers and traces[-1].h.shape == (5, m.hidden_size)

@@ -50,6 +50,7 @@ def card(task: Task, a: argparse.Namespace, trained: Trained) -> dict[str, objec
         "title": task.title,
         "description": task.description,
         "hint": task.hint,
+        "example": task.example,
         "vocab": task.vocab,
         "classes": task.classes,
         "hidden_size": a.hidden,

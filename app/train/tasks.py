@@ -23,6 +23,7 @@ class Task:
     draw: Callable[[np.random.Generator, int, int], Batch]  # (rng, batch, length) -> Batch
     # Properties of each step that a unit might track, as labels (T, B): for finding units.
     properties: Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]] = lambda tok, tgt: {}
+    example: str = ""  # a sequence that shows the trained model off in the page
 
     def one_hot(self, tokens: np.ndarray) -> np.ndarray:
         return np.eye(len(self.vocab))[tokens]  # (T, B, V)
@@ -76,6 +77,7 @@ TASKS = {
             "Watch the forget gate go dark at each '.' while one cell climbs with every a.",
             "ab.", 6, 40, _reset_count,
             lambda tok, tgt: {"a's since the last '.'": tgt},
+            "abaab.baaa.ab.aaaab",
         ),
         Task(
             "bracket-depth", "Bracket depth (Dyck-1)",
@@ -84,6 +86,7 @@ TASKS = {
             "Look for a cell state that rises at '(' and falls at ')'.",
             "()", 6, 40, _bracket_depth,
             lambda tok, tgt: {"bracket depth": tgt},
+            "(()(()))((()))()(((())))",
         ),
         Task(
             "recall", "Remember the first symbol",
@@ -93,6 +96,7 @@ TASKS = {
             "f ≈ 1 and i ≈ 0 after step 0: the cell holds what it wrote at the start.",
             "abcd-", 4, 40, _recall,
             lambda tok, tgt: {f"first symbol is {ch}": tgt == k for k, ch in enumerate("abcd")},
+            "c" + "-" * 39,
         ),
         Task(
             "parity", "Running parity",
@@ -101,6 +105,7 @@ TASKS = {
             "Look for a cell whose sign flips at every 1.",
             "01", 2, 20, _parity,
             lambda tok, tgt: {"odd number of 1s so far": tgt},
+            "0110100011101",
         ),
     )
 }

@@ -1,0 +1,61 @@
+"""The trained models shipped in app/models: listed with their cards, their claims re-checked on
+fresh held-out data, and their cards' commands reproducing their metrics."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+from safetensors.numpy import load_file
+
+from app.train.cli import main
+from app.train.loop import evaluate
+from app.train.tasks import TASKS
+from app.zoo import TRAINED_DIR
+
+CARDS = sorted(TRAINED_DIR.glob("*.json"))
+FRESH_SEED = 424242  # held-out sequences no card was measured on
+
+
+def test_every_task_ships_a_trained_model():
+    assert sorted(p.stem for p in CARDS) == sorted(TASKS)
+
+
+@pytest.mark.parametrize("card_path", CARDS, ids=lambda p: p.stem)
+def test_a_shipped_model_keeps_its_accuracy_on_fresh_held_out_data(card_path: Path):
+    card = json.loads(card_path.read_text())
+    params = load_file(str(card_path.with_suffix(".safetensors")))
+    task = TASKS[card["task"]]
+    assert card["vocab"] == task.vocab and card["hidden_size"] == params["weight_hh_l0"].shape[1]
+    fresh = evaluate(params, task, seed=FRESH_SEED, sequences=512)
+    assert fresh >= 0.99 and fresh >= card["accuracy"] - 0.01, (fresh, card["accuracy"])
+    longer = evaluate(params, task, seed=FRESH_SEED, sequences=128, length=2 * task.length)
+    assert longer >= 0.95, longer  # what it learnt is not tied to the training length
+
+
+@pytest.mark.parametrize("card_path", CARDS, ids=lambda p: p.stem)
+def test_a_shipped_model_is_listed_with_its_card(client, card_path: Path):
+    card = json.loads(card_path.read_text())
+    listed = {m["id"]: m for m in client.get("/api/models").json()["models"]}
+    info = listed[card["task"]]
+    for key in ("task", "accuracy", "command", "seed", "units", "steps", "final_loss",
+                "training_seconds"):
+        assert info["card"][key] == card[key]
+    assert info["vocab"] == card["vocab"] and info["example"]
+    run = client.post("/api/run", json={"model": card["task"], "text": info["example"]})
+    assert run.status_code == 200
+
+
+@pytest.mark.parametrize("name", ["parity", "reset-count"])
+def test_a_cards_command_reproduces_its_metrics(tmp_path, name):
+    card = json.loads((TRAINED_DIR / f"{name}.json").read_text())
+    args = shlex.split(card["command"])
+    assert args[:2] == ["gatescope", "train"]
+    out = tmp_path / "again.safetensors"
+    args[args.index("--out") + 1] = str(out)
+    assert main(args[1:]) == 0
+    again = json.loads(out.with_suffix(".json").read_text())
+    assert abs(again["accuracy"] - card["accuracy"]) <= 0.005
+    assert abs(again["final_loss"] - card["final_loss"]) <= 0.05 * card["final_loss"] + 1e-4
