@@ -18,6 +18,7 @@ const els = {
   description: $("model-description"),
   hint: $("model-hint"),
   parity: $("model-parity"),
+  units: $("model-units"),
   heatmaps: $("heatmaps"),
   tooltip: $("tooltip"),
   selection: $("selection-text"),
@@ -72,6 +73,7 @@ function describe(info) {
   els.hint.textContent = info.hint;
   els.parity.hidden = !info.parity;
   els.parity.textContent = info.parity ? `✓ ${info.parity}` : "";
+  listUnits(info);
   if (info.kind === "text") {
     els.label.textContent = "Sequence (text)";
     els.help.textContent = `One time step per character. This model reads: ${vocabulary(info)}`;
@@ -81,6 +83,21 @@ function describe(info) {
       info.size === 1
         ? "One number per step, separated by spaces, commas or ';'."
         : `Steps separated by ';' or new lines, each ${info.size} numbers separated by spaces or commas.`;
+  }
+}
+
+// Buttons for the units the model's description names: one click pins that unit's row.
+function listUnits(info) {
+  const named = (info.units ?? []).map((name, u) => [u, name]).filter(([, name]) => name);
+  els.units.hidden = named.length === 0;
+  els.units.querySelectorAll("button").forEach((b) => b.remove());
+  for (const [u, name] of named) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "unit-chip";
+    button.textContent = `unit ${u}: ${name}`;
+    button.addEventListener("click", () => click(0, state.t ?? 0, u, { keep: true }));
+    els.units.append(button);
   }
 }
 
@@ -226,8 +243,8 @@ function leave() {
   els.tooltip.hidden = true;
 }
 
-function click(l, t, u) {
-  const same = state.layer === l && state.t === t && state.unit === u;
+function click(l, t, u, { keep = false } = {}) {
+  const same = !keep && state.layer === l && state.t === t && state.unit === u;
   state = { ...state, layer: same ? null : l, t: same ? null : t, unit: same ? null : u };
   writeUrl(state, { push: false });
   render();

@@ -321,3 +321,16 @@ def test_uploading_weights_switches_the_page_to_them(page: Page, tmp_path) -> No
     assert page.input_value("#model") == model_id
     assert "torch.nn.LSTM" in page.locator("#model-parity").inner_text()
     shoot(page, "uploaded")
+
+
+def test_a_trained_models_interpretable_units_can_be_picked(page: Page) -> None:
+    open_page(page, "model=bracket-depth")
+    chips = page.locator("#model-units .unit-chip")
+    assert chips.count() >= 1
+    label = chips.first.inner_text()
+    assert "tracks bracket depth" in label
+    unit = int(label.split(":")[0].removeprefix("unit "))
+    chips.first.click()
+    page.wait_for_function(f"new URLSearchParams(location.search).get('unit') === '{unit}'")
+    assert f"unit {unit}" in page.locator("#selection-text").inner_text()
+    assert page.locator('.panel[data-gate="c"] .pin').is_visible()
