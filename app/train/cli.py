@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -15,6 +16,8 @@ from tqdm import tqdm
 from app.train.loop import HELD_OUT_SEED_OFFSET, Progress, Trained, train
 from app.train.tasks import TASKS, Task
 from app.train.units import find_units
+
+log = logging.getLogger("gatescope.train")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -83,12 +86,13 @@ def run_train(a: argparse.Namespace) -> int:
               metadata={"task": task.name, "vocab": task.vocab})
     info = card(task, a, trained)
     a.out.with_suffix(".json").write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n")
-    print(f"{task.name}: held-out accuracy {info['accuracy']:.4f} after {trained.steps} steps "
-          f"({trained.seconds:.1f} s); wrote {a.out} and {a.out.with_suffix('.json')}")
+    log.info("%s: held-out accuracy %.4f after %d steps (%.1f s); wrote %s and %s", task.name,
+             info["accuracy"], trained.steps, trained.seconds, a.out, a.out.with_suffix(".json"))
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     args = parser().parse_args(argv)
     if args.command == "train":
         return run_train(args)
