@@ -93,7 +93,12 @@ def _check_steps(T: int, s: Settings, loc: list[str | int]) -> None:
         )
 
 
-def check_size(H: int, layers: int, s: Settings, loc: list[str | int]) -> None:
+def check_size(H: int, layers: int, s: Settings, loc: list[str | int], input_size: int = 0) -> None:
+    if input_size > s.max_input_size:
+        raise ApiError(
+            422, f"input size {input_size} exceeds the limit of {s.max_input_size} "
+            "(GATESCOPE_MAX_INPUT_SIZE)", [*loc, "weight_ih_l0"], limit=s.max_input_size,
+        )
     if H > s.max_hidden:
         raise ApiError(
             422, f"hidden size {H} exceeds the limit of {s.max_hidden} (GATESCOPE_MAX_HIDDEN)", loc,
@@ -179,12 +184,7 @@ def _weights(raw: dict[str, Any], s: Settings) -> dict[str, np.ndarray]:
     first = weights.get("weight_ih_l0")
     if first is not None and first.ndim == 2:
         layers = sum(1 for n in weights if re.fullmatch(r"weight_ih_l\d+", n))
-        check_size(first.shape[0] // 4, layers, s, ["weights"])
-        if first.shape[1] > s.max_input_size:
-            raise ApiError(
-                422, f"input size {first.shape[1]} exceeds the limit of {s.max_input_size} "
-                "(GATESCOPE_MAX_INPUT_SIZE)", ["weights", "weight_ih_l0"], limit=s.max_input_size,
-            )
+        check_size(first.shape[0] // 4, layers, s, ["weights"], input_size=first.shape[1])
     try:
         lstm.shape_of(weights)
     except lstm.WeightError as e:

@@ -50,10 +50,7 @@ def accept(raw: bytes, filename: str, vocab: str | None, input_size: int | None,
     I = weights["weight_ih_l0"].shape[1]
     H = weights["weight_hh_l0"].shape[1]
     layers = sum(1 for n in weights if n.startswith("weight_ih_l"))
-    run.check_size(H, layers, s, ["weights"])
-    if I > s.max_input_size:
-        raise ApiError(422, f"input size {I} exceeds the limit of {s.max_input_size} "
-                       "(GATESCOPE_MAX_INPUT_SIZE)", ["weights", "weight_ih_l0"], limit=s.max_input_size)
+    run.check_size(H, layers, s, ["weights"], input_size=I)
     described: dict[str, Any] = {"gate_activation": gate_activation}
     if vocab is not None:
         described["vocab"] = _vocabulary(vocab)
