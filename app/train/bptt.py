@@ -32,6 +32,8 @@ class Result:
     correct: int  # kept steps whose most likely class is the target
     counted: int  # kept steps
     grads: dict[str, np.ndarray]
+    h: np.ndarray  # (layers, B, H): h and c after the last step, the h0 and c0 of a text's next chunk
+    c: np.ndarray
 
 
 def lstm_part(params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -39,17 +41,25 @@ def lstm_part(params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return {k: v for k, v in params.items() if not k.startswith("head.")}
 
 
-def logits(params: Mapping[str, np.ndarray], x: np.ndarray) -> tuple[list[LayerTrace], np.ndarray]:
-    """Forward pass: traces of every layer and the head's logits (T, B, K) for inputs (T, B, I)."""
-    traces = forward(lstm_part(params), x)
+def logits(
+    params: Mapping[str, np.ndarray], x: np.ndarray,
+    h0: np.ndarray | None = None, c0: np.ndarray | None = None,
+) -> tuple[list[LayerTrace], np.ndarray]:
+    """Forward pass: traces of every layer and the head's logits (T, B, K) for inputs (T, B, I),
+    from h0, c0 (layers, B, H) or zeros."""
+    traces = forward(lstm_part(params), x, h0, c0)
     return traces, traces[-1].h @ params[HEAD_WEIGHT].T + params[HEAD_BIAS]
 
 
 def loss_and_grads(
-    params: Mapping[str, np.ndarray], x: np.ndarray, targets: np.ndarray, mask: np.ndarray | None = None
+    params: Mapping[str, np.ndarray], x: np.ndarray, targets: np.ndarray, mask: np.ndarray | None = None,
+    h0: np.ndarray | None = None, c0: np.ndarray | None = None,
 ) -> Result:
-    """Cross-entropy of the targets (T, B) class indices at the steps mask (T, B) keeps, and its gradients."""
-    traces, z = logits(params, x)
+    """Cross-entropy of the targets (T, B) class indices at the steps mask (T, B) keeps, and its gradients.
+
+    Starting from h0, c0 continues texts where the previous chunk left them (truncated BPTT: no
+    gradient flows back into the earlier chunk)."""
+    traces, z = logits(params, x, h0, c0)
     keep = np.ones(targets.shape, dtype=bool) if mask is None else mask.astype(bool)
     n = max(int(keep.sum()), 1)
     z = z - z.max(axis=-1, keepdims=True)
@@ -81,7 +91,8 @@ def loss_and_grads(
                 if name in params:
                     grads[name] = db.copy()
         dh_above = dZ @ traces[k].W_ih  # (T, B, I): what the layer below receives
-    return Result(loss, correct, n, grads)
+    return Result(loss, correct, n, grads, np.stack([tr.h[-1] for tr in traces]),
+                  np.stack([tr.c[-1] for tr in traces]))
 
 
 def _sum_outer(a: np.ndarray, b: np.ndarray) -> np.ndarray:

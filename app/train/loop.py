@@ -35,14 +35,31 @@ class Trained:
     history: list[tuple[int, float, float]] = field(default_factory=list)  # (step, loss, accuracy)
 
 
-def init_params(task: Task, hidden: int, layers: int, seed: int) -> dict[str, np.ndarray]:
-    """torch.nn.LSTM's initialisation for the LSTM, torch.nn.Linear's for the read-out."""
+def init_params(task: Task, hidden: int, layers: int, seed: int,
+                forget_bias: float = 0.0) -> dict[str, np.ndarray]:
+    """torch.nn.LSTM's initialisation for the LSTM, torch.nn.Linear's for the read-out; forget_bias
+    is added to every layer's forget-gate bias (Jozefowicz et al., 2015, use 1), so that f starts
+    near σ(forget_bias) and what a cell holds survives the first steps of training."""
     params = init_weights(len(task.vocab), hidden, layers, seed)
+    for k in range(layers):
+        params[f"bias_ih_l{k}"][hidden : 2 * hidden] += forget_bias  # rows i, f, g, o: f is the 2nd block
     rng = np.random.default_rng([seed, 1])
     bound = 1.0 / np.sqrt(hidden)
     params[HEAD_WEIGHT] = rng.uniform(-bound, bound, size=(task.classes, hidden))
     params[HEAD_BIAS] = rng.uniform(-bound, bound, size=task.classes)
     return params
+
+
+SCHEDULES = ("constant", "cosine")
+
+
+def learning_rate(lr: float, step: int, steps: int, schedule: str) -> float:
+    """Adam's learning rate at step (1…steps): constant, or a cosine from lr down to lr/20."""
+    if schedule == "constant":
+        return lr
+    if schedule == "cosine":
+        return lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * step / steps)))
+    raise ValueError(f"schedule {schedule!r}; expected one of {SCHEDULES}")
 
 
 def evaluate(params: dict[str, np.ndarray], task: Task, seed: int, sequences: int = 512,
@@ -57,12 +74,18 @@ def evaluate(params: dict[str, np.ndarray], task: Task, seed: int, sequences: in
 def train(
     task: Task, hidden: int, seed: int, steps: int, batch: int = 32, layers: int = 1,
     lr: float = 1e-2, clip: float = 1.0, target: float | None = None,
-    report: Callable[[Progress], None] | None = None,
+    report: Callable[[Progress], None] | None = None, forget_bias: float = 0.0,
+    recurrent_decay: float = 0.0, schedule: str = "constant",
 ) -> Trained:
     """Train from scratch; stop after `steps`, or earlier once held-out accuracy reaches `target`
-    (checked every 50 steps). The same arguments give the same weights."""
-    params = init_params(task, hidden, layers, seed)
-    opt = Adam(params, lr=lr)
+    (checked every 50 steps). The same arguments give the same weights.
+
+    recurrent_decay shrinks every weight_hh by the factor 1 − lr·recurrent_decay after each step
+    (decoupled weight decay): the gates then depend on h_{t-1} only where the task needs it, and
+    a cell that merely counts or stores shows f ≈ 1 and i ≈ 0 wherever its input says so."""
+    params = init_params(task, hidden, layers, seed, forget_bias)
+    decay = {f"weight_hh_l{k}": recurrent_decay for k in range(layers)} if recurrent_decay else {}
+    opt = Adam(params, lr=lr, decay=decay)
     rng = np.random.default_rng(seed)
     start = time.perf_counter()
     losses: list[float] = []
@@ -72,6 +95,7 @@ def train(
         tokens, targets, mask = task.draw(rng, batch, task.length)
         result = loss_and_grads(params, task.one_hot(tokens), targets, mask)
         clip_by_norm(result.grads, clip)
+        opt.lr = learning_rate(lr, step, steps, schedule)
         opt.step(params, result.grads)
         losses.append(result.loss)
         if step % 50 == 0 or step == steps:

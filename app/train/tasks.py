@@ -12,6 +12,19 @@ Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # tokens (T, B) ints, targets
 
 
 @dataclass(frozen=True)
+class Recipe:
+    """How the model Gatescope ships for a task is trained: `gatescope train TASK` uses these unless
+    told otherwise. Chosen so that the gates show the mechanism, not only so that accuracy is high."""
+
+    hidden: int = 8
+    steps: int = 2000
+    lr: float = 0.02
+    forget_bias: float = 0.0  # added to the forget gates' bias at initialisation
+    recurrent_decay: float = 0.0  # decoupled weight decay on weight_hh (see loop.train)
+    schedule: str = "constant"  # of the learning rate: "constant" or "cosine"
+
+
+@dataclass(frozen=True)
 class Task:
     name: str
     title: str
@@ -24,6 +37,7 @@ class Task:
     # Properties of each step that a unit might track, as labels (T, B): for finding units.
     properties: Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]] = lambda tok, tgt: {}
     example: str = ""  # a sequence that shows the trained model off in the page
+    recipe: Recipe = Recipe()
 
     def one_hot(self, tokens: np.ndarray) -> np.ndarray:
         return np.eye(len(self.vocab))[tokens]  # (T, B, V)
@@ -37,6 +51,16 @@ def _reset_count(rng: np.random.Generator, batch: int, length: int) -> Batch:
         count = np.where(tokens[t] == 2, 0, count + (tokens[t] == 0))
         targets[t] = np.minimum(count, 5)
     return tokens, targets, np.ones_like(tokens, dtype=bool)
+
+
+def count_since_reset(tokens: np.ndarray) -> np.ndarray:
+    """a's since the last '.', uncapped, (T, B): what a counting cell holds."""
+    count = np.zeros(tokens.shape, dtype=int)
+    running = np.zeros(tokens.shape[1:], dtype=int)
+    for t in range(len(tokens)):
+        running = np.where(tokens[t] == 2, 0, running + (tokens[t] == 0))
+        count[t] = running
+    return count
 
 
 def _bracket_depth(rng: np.random.Generator, batch: int, length: int, deepest: int = 5) -> Batch:
@@ -76,8 +100,10 @@ TASKS = {
             "(5 stands for 5 or more). The forget gate has to learn to close at '.'.",
             "Watch the forget gate go dark at each '.' while one cell climbs with every a.",
             "ab.", 6, 40, _reset_count,
-            lambda tok, tgt: {"a's since the last '.'": tgt},
+            lambda tok, tgt: {"a's since the last '.'": count_since_reset(tok),
+                              "the answer (a's since '.', at most 5)": tgt},
             "abaab.baaa.ab.aaaab",
+            Recipe(hidden=8, steps=4000, forget_bias=1.0, recurrent_decay=10.0, schedule="cosine"),
         ),
         Task(
             "bracket-depth", "Bracket depth (Dyck-1)",
@@ -87,6 +113,7 @@ TASKS = {
             "()", 6, 40, _bracket_depth,
             lambda tok, tgt: {"bracket depth": tgt},
             "(()(()))((()))()(((())))",
+            Recipe(hidden=8, steps=4000, forget_bias=1.0, recurrent_decay=1.0, schedule="cosine"),
         ),
         Task(
             "recall", "Remember the first symbol",
@@ -94,9 +121,10 @@ TASKS = {
             "must say which symbol came first. The forget gate must stay at 1 and the input "
             "gate shut, or the memory fades.",
             "f ≈ 1 and i ≈ 0 after step 0: the cell holds what it wrote at the start.",
-            "abcd-", 4, 40, _recall,
+            "abcd-", 4, 100, _recall,
             lambda tok, tgt: {f"first symbol is {ch}": tgt == k for k, ch in enumerate("abcd")},
-            "c" + "-" * 39,
+            "c" + "-" * 99,
+            Recipe(hidden=4, steps=1000, forget_bias=1.0, recurrent_decay=100.0),
         ),
         Task(
             "parity", "Running parity",
@@ -106,6 +134,7 @@ TASKS = {
             "01", 2, 20, _parity,
             lambda tok, tgt: {"odd number of 1s so far": tgt},
             "0110100011101",
+            Recipe(hidden=4, steps=2000, forget_bias=1.0),
         ),
     )
 }

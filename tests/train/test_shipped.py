@@ -7,12 +7,14 @@ import json
 import shlex
 from pathlib import Path
 
+import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
+from app.train.bptt import logits
 from app.train.cli import main
 from app.train.loop import evaluate
-from app.train.tasks import TASKS
+from app.train.tasks import TASKS, count_since_reset
 from app.zoo import TRAINED_DIR
 
 CARDS = sorted(TRAINED_DIR.glob("*.json"))
@@ -59,3 +61,31 @@ def test_a_cards_command_reproduces_its_metrics(tmp_path, name):
     again = json.loads(out.with_suffix(".json").read_text())
     assert abs(again["accuracy"] - card["accuracy"]) <= 0.005
     assert abs(again["final_loss"] - card["final_loss"]) <= 0.05 * card["final_loss"] + 1e-4
+
+
+def _gates(name: str, seed: int = FRESH_SEED):
+    """The shipped model's first-layer trace on fresh sequences of its task, and their tokens."""
+    task = TASKS[name]
+    params = load_file(str(TRAINED_DIR / f"{name}.safetensors"))
+    tokens, _, _ = task.draw(np.random.default_rng(seed), 256, task.length)
+    trace, _ = logits(params, task.one_hot(tokens))
+    return trace[0], tokens
+
+
+def test_reset_count_has_a_cell_whose_forget_gate_closes_at_each_dot_and_only_there():
+    layer, tokens = _gates("reset-count")
+    dot = tokens == TASKS["reset-count"].vocab.index(".")
+    counted = count_since_reset(tokens)
+    found = [u for u in range(layer.f.shape[-1])
+             if layer.f[..., u][dot].mean() < 0.1 and layer.f[..., u][~dot].mean() > 0.9
+             and abs(np.corrcoef(layer.c[..., u].ravel(), counted.ravel())[0, 1]) >= 0.95]
+    assert found, "no unit forgets at '.', keeps elsewhere and counts"
+
+
+def test_recall_has_a_cell_that_writes_at_step_0_and_then_only_keeps():
+    layer, _ = _gates("recall")
+    after = slice(1, None)
+    found = [u for u in range(layer.f.shape[-1])
+             if layer.i[0, :, u].mean() > 0.5
+             and layer.f[after, :, u].min() > 0.95 and layer.i[after, :, u].max() < 0.1]
+    assert found, "no unit keeps f ≈ 1 and i ≈ 0 after writing at step 0"

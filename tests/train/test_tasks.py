@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
-from app.train.loop import evaluate, train
-from app.train.tasks import TASKS
+from app.train.loop import evaluate, init_params, learning_rate, train
+from app.train.tasks import TASKS, count_since_reset
 
 
 def decode(task, tokens, b):
@@ -69,3 +71,27 @@ def test_the_same_seed_gives_the_same_weights(name):
     c = train(TASKS[name], hidden=4, seed=4, steps=20)
     assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
     assert not all(np.array_equal(a.params[k], c.params[k]) for k in a.params)
+
+
+def test_forget_bias_shifts_only_the_forget_rows_of_the_bias():
+    plain = init_params(TASKS["parity"], hidden=3, layers=2, seed=5)
+    shifted = init_params(TASKS["parity"], hidden=3, layers=2, seed=5, forget_bias=1.0)
+    for k in range(2):
+        diff = shifted[f"bias_ih_l{k}"] - plain[f"bias_ih_l{k}"]
+        assert np.allclose(diff, [0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0])  # torch's rows: i, f, g, o
+    assert all(np.array_equal(plain[n], shifted[n]) for n in plain if not n.startswith("bias_ih"))
+
+
+def test_the_cosine_schedule_falls_from_the_rate_to_a_twentieth():
+    rates = [learning_rate(0.02, step, 100, "cosine") for step in range(101)]
+    assert rates[0] == pytest.approx(0.02) and rates[-1] == pytest.approx(0.001)
+    assert all(a >= b for a, b in itertools.pairwise(rates))
+    assert learning_rate(0.02, 50, 100, "constant") == 0.02
+    with pytest.raises(ValueError, match="cosine"):
+        learning_rate(0.02, 1, 100, "linear")
+
+
+def test_count_since_reset_is_uncapped():
+    task = TASKS["reset-count"]
+    tokens = np.array([[task.vocab.index(ch)] for ch in "aaaaaaab.a"])
+    assert count_since_reset(tokens)[:, 0].tolist() == [1, 2, 3, 4, 5, 6, 7, 7, 0, 1]
