@@ -213,7 +213,7 @@ def trained() -> list[Model]:
             id=card["task"],
             title=f"Trained: {card['title']}",
             description=f"{card['description']} Trained by Gatescope's own NumPy trainer: "
-            f"{accuracy} of steps right on held-out sequences. Reproduce: {card['command']}",
+            f"{accuracy} right on {card['accuracy_on']}. Reproduce: {card['command']}",
             hint=card["hint"],
             weights=weights,
             vocab=card["vocab"],

@@ -35,19 +35,24 @@ class Trained:
     history: list[tuple[int, float, float]] = field(default_factory=list)  # (step, loss, accuracy)
 
 
-def init_params(task: Task, hidden: int, layers: int, seed: int,
-                forget_bias: float = 0.0) -> dict[str, np.ndarray]:
+def init_model(inputs: int, classes: int, hidden: int, layers: int, seed: int,
+               forget_bias: float = 0.0) -> dict[str, np.ndarray]:
     """torch.nn.LSTM's initialisation for the LSTM, torch.nn.Linear's for the read-out; forget_bias
     is added to every layer's forget-gate bias (Jozefowicz et al., 2015, use 1), so that f starts
     near σ(forget_bias) and what a cell holds survives the first steps of training."""
-    params = init_weights(len(task.vocab), hidden, layers, seed)
+    params = init_weights(inputs, hidden, layers, seed)
     for k in range(layers):
         params[f"bias_ih_l{k}"][hidden : 2 * hidden] += forget_bias  # rows i, f, g, o: f is the 2nd block
     rng = np.random.default_rng([seed, 1])
     bound = 1.0 / np.sqrt(hidden)
-    params[HEAD_WEIGHT] = rng.uniform(-bound, bound, size=(task.classes, hidden))
-    params[HEAD_BIAS] = rng.uniform(-bound, bound, size=task.classes)
+    params[HEAD_WEIGHT] = rng.uniform(-bound, bound, size=(classes, hidden))
+    params[HEAD_BIAS] = rng.uniform(-bound, bound, size=classes)
     return params
+
+
+def init_params(task: Task, hidden: int, layers: int, seed: int,
+                forget_bias: float = 0.0) -> dict[str, np.ndarray]:
+    return init_model(len(task.vocab), task.classes, hidden, layers, seed, forget_bias)
 
 
 SCHEDULES = ("constant", "cosine")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qs, quote, urlparse
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
@@ -323,14 +324,14 @@ def test_uploading_weights_switches_the_page_to_them(page: Page, tmp_path) -> No
     shoot(page, "uploaded")
 
 
-def test_a_trained_models_interpretable_units_can_be_picked(page: Page) -> None:
-    open_page(page, "model=bracket-depth")
-    chips = page.locator("#model-units .unit-chip")
-    assert chips.count() >= 1
-    label = chips.first.inner_text()
-    assert "tracks bracket depth" in label
-    unit = int(label.split(":")[0].removeprefix("unit "))
-    chips.first.click()
-    page.wait_for_function(f"new URLSearchParams(location.search).get('unit') === '{unit}'")
-    assert f"unit {unit}" in page.locator("#selection-text").inner_text()
+@pytest.mark.parametrize("model_id", ["bracket-depth", "python-chars"])
+def test_a_trained_models_best_unit_can_be_picked(page: Page, live_server: str, model_id: str) -> None:
+    card = httpx.get(f"{live_server}/api/models/{model_id}").json()["card"]
+    best = card["units"][0]
+    open_page(page, f"model={model_id}")
+    chip = page.locator("#model-units .unit-chip", has_text=f"unit {best['unit']}:")
+    assert f"tracks {best['property']}" in chip.inner_text()
+    chip.click()
+    page.wait_for_function(f"new URLSearchParams(location.search).get('unit') === '{best['unit']}'")
+    assert f"unit {best['unit']}" in page.locator("#selection-text").inner_text()
     assert page.locator('.panel[data-gate="c"] .pin').is_visible()

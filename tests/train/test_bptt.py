@@ -24,8 +24,9 @@ def make_problem(T, B, I, H, L, K, seed, bias=True):
     return params, x, targets, mask
 
 
-def torch_grads(params, x, targets, mask, L, bias=True):
-    """The same model and loss in torch, differentiated by autograd."""
+def torch_grads(params, x, targets, mask, L, bias=True, state=None):
+    """The same model and loss in torch, differentiated by autograd; state = (h0, c0) or None.
+    Returns the loss, the gradients and the final (h, c)."""
     I, H = x.shape[-1], params["weight_hh_l0"].shape[1]
     model = torch.nn.LSTM(I, H, num_layers=L, bias=bias).double()
     with torch.no_grad():
@@ -33,14 +34,15 @@ def torch_grads(params, x, targets, mask, L, bias=True):
             p.copy_(torch.from_numpy(params[name]))
     W = torch.tensor(params[HEAD_WEIGHT], requires_grad=True)
     b = torch.tensor(params[HEAD_BIAS], requires_grad=True)
-    out, _ = model(torch.from_numpy(x))
+    out, (h_n, c_n) = model(torch.from_numpy(x), None if state is None else
+                            tuple(torch.from_numpy(s) for s in state))
     logits = out @ W.T + b
     keep = torch.from_numpy(mask)
     loss = torch.nn.functional.cross_entropy(logits[keep], torch.from_numpy(targets)[keep])
     loss.backward()
     grads = {name: p.grad.numpy() for name, p in model.named_parameters()}
     grads[HEAD_WEIGHT], grads[HEAD_BIAS] = W.grad.numpy(), b.grad.numpy()
-    return loss.item(), grads
+    return loss.item(), grads, (h_n.detach().numpy(), c_n.detach().numpy())
 
 
 @pytest.mark.parametrize(
@@ -50,17 +52,32 @@ def torch_grads(params, x, targets, mask, L, bias=True):
 def test_gradients_equal_torch_autograd(T, B, I, H, L, K):
     params, x, targets, mask = make_problem(T, B, I, H, L, K, seed=T * 10 + L)
     result = loss_and_grads(params, x, targets, mask)
-    loss, want = torch_grads(params, x, targets, mask, L)
+    loss, want, _ = torch_grads(params, x, targets, mask, L)
     assert result.loss == pytest.approx(loss, abs=1e-12)
     assert set(result.grads) == set(want)
     for name, g in want.items():
         assert np.max(np.abs(result.grads[name] - g)) <= 1e-10, name
 
 
+def test_a_carried_state_gives_torchs_gradients_and_final_state():
+    """Truncated BPTT: a chunk starts from the state the previous one ended in."""
+    params, x, targets, mask = make_problem(6, 3, 4, 5, 2, 3, seed=11)
+    rng = np.random.default_rng(12)
+    h0, c0 = rng.normal(size=(2, 3, 5)), rng.normal(size=(2, 3, 5))
+    result = loss_and_grads(params, x, targets, mask, h0, c0)
+    loss, want, (h_n, c_n) = torch_grads(params, x, targets, mask, 2, state=(h0, c0))
+    assert result.loss == pytest.approx(loss, abs=1e-12)
+    for name, g in want.items():
+        assert np.max(np.abs(result.grads[name] - g)) <= 1e-10, name
+    assert np.max(np.abs(result.h - h_n)) <= 1e-12 and np.max(np.abs(result.c - c_n)) <= 1e-12
+    # and the state matters: from zeros the loss is another
+    assert abs(loss_and_grads(params, x, targets, mask).loss - result.loss) > 1e-6
+
+
 def test_gradients_without_bias_equal_torch_autograd():
     params, x, targets, mask = make_problem(6, 2, 3, 4, 2, 3, seed=5, bias=False)
     result = loss_and_grads(params, x, targets, mask)
-    _, want = torch_grads(params, x, targets, mask, 2, bias=False)
+    _, want, _ = torch_grads(params, x, targets, mask, 2, bias=False)
     assert set(result.grads) == set(want)
     for name, g in want.items():
         assert np.max(np.abs(result.grads[name] - g)) <= 1e-10, name
