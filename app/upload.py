@@ -20,7 +20,8 @@ from app.errors import ApiError
 # test suite (tests/test_uploads.py), and a bound on the largest difference it measured there.
 PARITY = {
     "PyTorch": ("torch.nn.LSTM (torch 2.13.0, float64)", 1e-15),
-    "Keras": ("the Keras LSTM equations, step by step (sigmoid and hard_sigmoid)", 1e-14),
+    "Keras": ("a Keras 3 LSTM layer (sigmoid, float64) and the Keras 2 equations step by step "
+              "(hard_sigmoid)", 1e-14),
 }
 
 KERAS_NAME = re.compile(r"(kernel|recurrent_kernel|bias)(?:_l(\d+))?")

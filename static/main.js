@@ -145,8 +145,11 @@ async function draw() {
   inflight?.abort(); // whatever was asked before is stale now, even if this ask fails
   const body = { model: model.id };
   try {
-    if (model.kind === "text") body.text = state.text;
-    else body.inputs = parseSteps(state.inputs, model.size);
+    if (model.kind === "text") {
+      // nothing to run: say so here rather than ask the server and show its refusal
+      if (state.text === "") throw new Error("the sequence is empty: type at least one character");
+      body.text = state.text;
+    } else body.inputs = parseSteps(state.inputs, model.size);
   } catch (err) {
     showError(err.message);
     return;

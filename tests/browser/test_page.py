@@ -197,6 +197,17 @@ def test_a_vector_model_reads_numbers(page: Page) -> None:
     assert '"banana" is not a number' in page.locator("#error").inner_text()
 
 
+def test_an_emptied_box_is_explained_without_asking_the_server(page: Page) -> None:
+    open_page(page, "model=counter&text=aa")
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if r.url.endswith("/api/run") else None)
+    before = runs(page)
+    page.fill("#sequence", "")
+    wait_next_run(page, before)
+    assert "the sequence is empty" in page.locator("#error").inner_text()
+    assert asked == [] and page.errors == []  # type: ignore[attr-defined]
+
+
 def test_readable_on_a_phone_without_sideways_scrolling(browser: Browser, live_server: str) -> None:
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
                                   has_touch=True)
