@@ -5,7 +5,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 BIN := $(VENV)/bin
 
-.PHONY: run test bench lint install install-test chromium clean
+.PHONY: run test bench lint install install-test chromium postgres clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,12 @@ chromium:
 run: install
 	OPENBLAS_NUM_THREADS=1 $(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
 
-test: install-test chromium
+# PostgreSQL's server from Debian: the storage tests start a throwaway cluster of their own.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql; }
+
+test: install-test chromium postgres
 	$(BIN)/pytest
 
 lint: install-test

@@ -14,7 +14,10 @@ from threadpoolctl import threadpool_limits
 
 from app import errors
 from app.limits import BodyLimit
+from app.links import LinkState
 from app.routes import api, pages, uploads
+from app.routes import links as links_routes
+from app.schemas import RunRequest
 from app.settings import Settings, get_settings
 from app.store import Store
 
@@ -30,6 +33,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # a few slots (GATESCOPE_COMPUTE_SLOTS) while the event loop keeps answering.
     app.state.compute_slots = CapacityLimiter(app.state.settings.compute_slots)
     yield
+    app.state.store.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -43,11 +47,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.store = Store(settings.data_dir)
+    app.state.store = Store(settings.data_dir, settings.database_url)
     errors.install(app)
     app.include_router(api.router)
     app.include_router(uploads.router)
-    api.document_bodies(app)
+    app.include_router(links_routes.router)
+    api.document_bodies(app, RunRequest, LinkState)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     app.add_middleware(

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from app import lstm, upload, zoo
+from app import lstm, pins, upload, zoo
 from app.encode import array
 from app.errors import ApiError
 from app.schemas import MAX_ABS, RunRequest
@@ -43,7 +43,14 @@ def model_info(m: zoo.Model) -> dict[str, Any]:
     }
 
 
-def find_model(model_id: str, s: Settings, models: Store | None = None) -> zoo.Model:
+def find_model(model_id: str, s: Settings, models: Store | None = None, pin: str | None = None) -> zoo.Model:
+    """The model `model_id`, or with a pin, the version of it that the pin names (see app.pins)."""
+    if pin is not None and models is not None:
+        try:
+            current: zoo.Model | None = find_model(model_id, s, models)
+        except ApiError:
+            current = None  # the model is gone, or has become too large: its pinned copy may be kept
+        return pins.pinned(models, current, model_id, pin)
     shape = zoo.random_shape(model_id)
     if shape is not None:
         check_size(shape[0], shape[1], s, ["model"])
@@ -66,14 +73,16 @@ def prepare(req: RunRequest, s: Settings, models: Store | None = None) -> Prepar
     if req.weights is not None:
         if req.text is not None:
             raise ApiError(422, "inline weights take 'inputs' (numbers per step), not 'text'", ["text"])
+        if req.pin is not None:
+            raise ApiError(422, "'pin' names a version of a model: give it with 'model'", ["pin"])
         weights = _weights(req.weights, s)
         return Prepared(None, weights, _vectors(req.inputs, weights["weight_ih_l0"].shape[1], s), [])
     assert req.model is not None
-    m = find_model(req.model, s, models)
+    m = find_model(req.model, s, models, req.pin)
     if m.vocab is not None:
         if req.inputs is not None or req.text is None:
             raise ApiError(422, f"model {m.id!r} reads text: send 'text', not 'inputs'", ["text"])
-        x, tokens = _encode(req.text, m, s)
+        x, tokens = encode_text(req.text, m, s)
         return Prepared(m.id, m.weights, x, tokens, m.gate_activation)
     if req.text is not None:
         raise ApiError(
@@ -131,7 +140,7 @@ def check_values(p: Prepared, req: RunRequest, s: Settings) -> None:
         )
 
 
-def _encode(text: str, m: zoo.Model, s: Settings) -> tuple[np.ndarray, list[str]]:
+def encode_text(text: str, m: zoo.Model, s: Settings) -> tuple[np.ndarray, list[str]]:
     assert m.vocab is not None
     _check_steps(len(text), s, ["text"])
     index = {ch: k for k, ch in enumerate(m.vocab)}
@@ -199,11 +208,18 @@ def tokens_for(x: np.ndarray) -> list[str]:
     return [f"x{t}" for t in range(x.shape[0])]
 
 
-def execute(req: RunRequest, s: Settings, models: Store | None = None) -> dict[str, Any]:
-    """The whole /api/run answer as a dict of float arrays, ready for orjson."""
+def compute(
+    req: RunRequest, s: Settings, models: Store | None = None
+) -> tuple[Prepared, list[lstm.LayerTrace]]:
+    """Check the request against every limit, then run the engine: every layer's trace."""
     p = prepare(req, s, models)
     check_values(p, req, s)
-    traces = lstm.forward(p.weights, p.x, gate_activation=p.gate_activation)
+    return p, lstm.forward(p.weights, p.x, gate_activation=p.gate_activation)
+
+
+def execute(req: RunRequest, s: Settings, models: Store | None = None) -> dict[str, Any]:
+    """The whole /api/run answer as a dict of float arrays, ready for orjson."""
+    p, traces = compute(req, s, models)
     dtype = np.float64 if req.precision == "float64" else np.float32
     layers = []
     for tr in traces:

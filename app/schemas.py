@@ -44,6 +44,10 @@ class RunRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     model: str | None = Field(None, max_length=200, examples=["counter"])
+    pin: str | None = Field(
+        None, pattern=r"^[0-9a-f]{32}$",
+        description="the version of the model to run, as a share link pins it (GET /api/links/{id})",
+    )
     text: str | None = Field(None, examples=["banana. a cat."])
     inputs: list[list[Number]] | None = Field(
         None, description="one list of numbers per time step", examples=[[[0.5], [1.0], [-1.0]]]

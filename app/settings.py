@@ -10,9 +10,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class Settings(BaseSettings):
     """Limits keep one request well under a second and its answer a few MB at most."""
 
-    model_config = SettingsConfigDict(env_prefix="GATESCOPE_")
+    model_config = SettingsConfigDict(env_prefix="GATESCOPE_", populate_by_name=True)
 
     data_dir: Path = Path("./data")
+    database_url: str | None = Field(
+        None, validation_alias="DATABASE_URL",
+        description="postgresql://… to keep models and links in PostgreSQL instead of SQLite under data_dir",
+    )
     max_steps: int = Field(2000, ge=1, description="longest sequence, in time steps")
     max_hidden: int = Field(512, ge=1, description="largest hidden size H")
     max_layers: int = Field(4, ge=1, description="most stacked layers")
@@ -25,6 +29,7 @@ class Settings(BaseSettings):
     compute_slots: int = Field(1, ge=1, description="runs computed at once per process")
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="largest uploaded weights file")
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="largest request body")
+    max_link_bytes: int = Field(64 * 1024, ge=1024, description="largest share-link state, as JSON")
 
 
 @lru_cache

@@ -3,9 +3,7 @@ or .npz (never unpickled) — into torch naming, and names them by their content
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import re
 import zipfile
 from typing import Any
@@ -15,6 +13,7 @@ from safetensors.numpy import load as load_safetensors
 
 from app import lstm, zoo
 from app.errors import ApiError
+from app.pins import tensor_hash
 
 # What an uploaded model's page promises: the reference each format is checked against by the
 # test suite (tests/test_uploads.py), and a bound on the largest difference it measured there.
@@ -129,13 +128,7 @@ def _from_keras(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 def content_id(weights: dict[str, np.ndarray], description: dict[str, Any]) -> str:
     """An id from the tensors' values (float64) and the input description, not the file's bytes:
     the same weights saved as .npz or .safetensors get the same id."""
-    digest = hashlib.sha256()
-    for name in sorted(weights):
-        a = np.ascontiguousarray(weights[name], dtype="<f8")
-        digest.update(f"{name}{a.shape}".encode())
-        digest.update(a.tobytes())
-    digest.update(json.dumps(description, sort_keys=True).encode())
-    return "up-" + digest.hexdigest()[:32]
+    return "up-" + tensor_hash(weights, description)
 
 
 def as_model(model_id: str, info: dict[str, Any], weights: dict[str, np.ndarray]) -> zoo.Model:

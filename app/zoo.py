@@ -233,7 +233,7 @@ def _unit_names(card: dict, H: int) -> tuple[str, ...]:
     return tuple(names)
 
 
-_BUILT = {m.id: m for m in (counter(), latch(), gated_sum(), *trained())}
+BUILT = {m.id: m for m in (counter(), latch(), gated_sum(), *trained())}
 
 
 @lru_cache(maxsize=len(RANDOM_LISTED))
@@ -243,7 +243,7 @@ def _listed_random(model_id: str) -> Model:
 
 def listed() -> list[Model]:
     """The models the picker offers, in its order."""
-    return [*_BUILT.values(), *(_listed_random(i) for i in RANDOM_LISTED)]
+    return [*BUILT.values(), *(_listed_random(i) for i in RANDOM_LISTED)]
 
 
 def random_shape(model_id: str) -> tuple[int, int] | None:
@@ -254,8 +254,8 @@ def random_shape(model_id: str) -> tuple[int, int] | None:
 
 def get(model_id: str) -> Model:
     """The model with this id; KeyError if there is none. Check random_shape against limits first."""
-    if model_id in _BUILT:
-        return _BUILT[model_id]
+    if model_id in BUILT:
+        return BUILT[model_id]
     if model_id in RANDOM_LISTED:
         return _listed_random(model_id)
     return random_model(model_id)  # built on demand, never kept: any seed is a new model
@@ -282,4 +282,4 @@ def from_upload(
 
 
 def known_ids() -> list[str]:
-    return [*_BUILT, "random-h<H>-l<layers>-s<seed>"]
+    return [*BUILT, "random-h<H>-l<layers>-s<seed>"]

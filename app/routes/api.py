@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from anyio import to_thread
 from fastapi import APIRouter, FastAPI, Request
+from pydantic import BaseModel
 
 from app import body, run, zoo
 from app.encode import JSON
 from app.schemas import ErrorOut, ModelInfo, ModelList, RunRequest, RunResponse
 
 router = APIRouter()
+T = TypeVar("T")
 
 REFUSALS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "unknown model"},
@@ -27,7 +30,7 @@ RUN_BODY = {
 }
 
 
-async def computed(request: Request, work: Any) -> JSON:
+async def computed(request: Request, work: Callable[[], T]) -> T:
     """Run CPU-bound work in a worker thread, one compute slot at a time (see app.main)."""
     return await to_thread.run_sync(work, limiter=request.app.state.compute_slots)
 
@@ -63,16 +66,17 @@ async def run_model(request: Request) -> JSON:
     )
 
 
-def document_bodies(app: FastAPI) -> None:
+def document_bodies(app: FastAPI, *bodies: type[BaseModel]) -> None:
     """Add the schemas of bodies that routes read themselves to the OpenAPI document."""
     default = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = default()
-            schema.setdefault("components", {}).setdefault("schemas", {})["RunRequest"] = (
-                RunRequest.model_json_schema(ref_template="#/components/schemas/{model}")
-            )
+            for b in bodies:
+                schema.setdefault("components", {}).setdefault("schemas", {})[b.__name__] = (
+                    b.model_json_schema(ref_template="#/components/schemas/{model}")
+                )
             app.openapi_schema = schema
         return app.openapi_schema
 
