@@ -35,5 +35,13 @@ export function run(body, signal) {
   });
 }
 
+// state: the page's view state (its query keys); answers {id, url, created, state}.
+export const createLink = (state) =>
+  request("/api/links", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(state),
+  });
+
 // form: FormData with the file under "weights" and the description fields.
 export const uploadModel = (form) => request("/api/models", { method: "POST", body: form });

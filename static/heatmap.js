@@ -1,5 +1,6 @@
 // One heatmap panel: a T × H canvas (one pixel per value, scaled by CSS), its axes, legend and
 // crosshair. It draws what it is given and reports where the pointer is; it never fetches.
+// The colour tables, painting and label rules are exported so that export.js draws the same.
 
 import { BLUE_RED, SIZES, TOKEN_SHOWN, VIRIDIS } from "./config.js";
 
@@ -15,7 +16,8 @@ function lut(stops, n = 256) {
   return out;
 }
 
-const LUTS = { sequential: lut(VIRIDIS), diverging: lut(BLUE_RED) };
+// 256 RGB triples per scale, by PANELS' `scale`.
+export const LUTS = { sequential: lut(VIRIDIS), diverging: lut(BLUE_RED) };
 
 export const showToken = (token) => TOKEN_SHOWN[token] ?? token;
 
@@ -26,7 +28,8 @@ function el(tag, className, text) {
   return node;
 }
 
-function paint(canvas, values, lo, hi, colours) {
+// Paint T × H values into a T × H canvas (pixel (t, u) is values[t][u]), through a LUTS table.
+export function paint(canvas, values, lo, hi, colours) {
   const T = values.length;
   const H = values[0].length;
   const ctx = canvas.getContext("2d");
@@ -47,15 +50,34 @@ function paint(canvas, values, lo, hi, colours) {
   ctx.putImageData(image, 0, 0);
 }
 
-function legend(spec, lo, hi) {
-  const box = el("div", "legend");
-  const bar = el("canvas", "legend-bar");
+// The ends of a panel's colour scale: its fixed range, or for "symmetric" (the cell state, which
+// is unbounded) ±(largest |value| in the layer, at least 1), so that 0 is always white.
+export function colourRange(spec, layer) {
+  if (spec.range !== "symmetric") return spec.range;
+  const most = Math.max(1, ...layer[spec.key].map((row) => Math.max(...row.map(Math.abs))));
+  return [-most, most];
+}
+
+// The legend's colour bar: a 256 × 1 canvas from lo to hi, to be stretched.
+export function legendRamp(spec, lo, hi) {
+  const bar = document.createElement("canvas");
   bar.width = 256;
   bar.height = 1;
   const ramp = Array.from({ length: 256 }, (_, k) => [lo + ((hi - lo) * k) / 255]);
   paint(bar, ramp, lo, hi, LUTS[spec.scale]);
+  return bar;
+}
+
+// The words under the bar, spread from its left end to its right end.
+export const legendWords = (spec, lo, hi) =>
+  spec.legend ?? [`${lo.toPrecision(3)}`, "0", `+${hi.toPrecision(3)}`];
+
+function legend(spec, lo, hi) {
+  const box = el("div", "legend");
+  const bar = legendRamp(spec, lo, hi);
+  bar.className = "legend-bar";
   bar.setAttribute("role", "img");
-  const words = spec.legend ?? [`${lo.toPrecision(3)}`, "0", `+${hi.toPrecision(3)}`];
+  const words = legendWords(spec, lo, hi);
   bar.setAttribute("aria-label", `colour scale from ${words[0]} to ${words[words.length - 1]}`);
   const labels = el("div", "legend-labels");
   for (const word of words) labels.append(el("span", "", word));
@@ -72,6 +94,29 @@ function labelEvery(cellWidth, T) {
   }
   return 1e6;
 }
+
+// The labels under T columns `cell` pixels wide: [t, text] pairs, and whether they are step
+// numbers. Tokens when they fit (`fits(shown)`, when given, can say a wide token does not),
+// else step numbers every few steps.
+export function stepLabels(tokens, cell, fits = () => true) {
+  const T = tokens.length;
+  const shown = tokens.map(showToken);
+  if (cell >= SIZES.minLabelWidth && shown.every(fits)) {
+    return { ticks: shown.map((text, t) => [t, text]), numbers: false };
+  }
+  const every = labelEvery(cell, T);
+  const ticks = [];
+  for (let t = 0; t < T; t += every) ticks.push([t, String(t)]);
+  return { ticks, numbers: true };
+}
+
+// CSS pixels per unit row: the panel aims at SIZES.panelHeight, in whole pixels.
+export const rowHeightFor = (H) =>
+  Math.max(1, Math.min(SIZES.maxRowHeight, Math.floor(SIZES.panelHeight / H)));
+
+// The units labelled beside rows `rowHeight` pixels tall: every one when there is room, else the ends.
+export const unitTicks = (H, rowHeight) =>
+  [...new Set(rowHeight >= 10 ? [...Array(H).keys()] : [0, H - 1])];
 
 export class Panel {
   // spec: an entry of config PANELS; layer: its layer index; handlers: {hover, leave, click}.
@@ -124,7 +169,7 @@ export class Panel {
       "aria-label",
       `${this.spec.name}, layer ${this.layer}: ${this.T} time steps by ${this.H} units`,
     );
-    const rowHeight = Math.max(1, Math.min(SIZES.maxRowHeight, Math.floor(SIZES.panelHeight / this.H)));
+    const rowHeight = rowHeightFor(this.H);
     this.plot.style.maxWidth = `${SIZES.yAxisWidth + this.T * SIZES.maxCellWidth}px`;
     this.frame.style.height = `${this.H * rowHeight}px`;
     this.rowHeight = rowHeight;
@@ -134,10 +179,9 @@ export class Panel {
   }
 
   labelUnits() {
-    const ticks = this.rowHeight >= 10 ? [...Array(this.H).keys()] : [0, this.H - 1];
     this.yaxis.replaceChildren();
     if (this.H * this.rowHeight >= 48) this.yaxis.append(el("span", "axis-title", "unit")); // room to stand
-    for (const u of new Set(ticks)) {
+    for (const u of unitTicks(this.H, this.rowHeight)) {
       const tick = el("span", "tick", String(u));
       tick.style.top = `${((u + 0.5) / this.H) * 100}%`;
       this.yaxis.append(tick);
@@ -147,16 +191,9 @@ export class Panel {
   // Tokens under their columns when they fit, else step numbers every few steps.
   labelSteps() {
     const width = this.frame.clientWidth || this.T * SIZES.maxCellWidth;
-    const cell = width / this.T;
-    const ticks = [];
-    if (cell >= SIZES.minLabelWidth) {
-      for (let t = 0; t < this.T; t++) ticks.push([t, showToken(this.tokens[t])]);
-    } else {
-      const every = labelEvery(cell, this.T);
-      for (let t = 0; t < this.T; t += every) ticks.push([t, String(t)]);
-    }
+    const { ticks, numbers } = stepLabels(this.tokens, width / this.T);
     this.xaxis.replaceChildren();
-    this.xaxis.classList.toggle("numbers", cell < SIZES.minLabelWidth);
+    this.xaxis.classList.toggle("numbers", numbers);
     for (const [t, text] of ticks) {
       const tick = el("span", "tick", text);
       tick.style.left = `${((t + 0.5) / this.T) * 100}%`;

@@ -1,10 +1,11 @@
 // Wires the page: controls change the state, the state writes the URL and redraws.
 
-import { ApiError, getModel, listModels, run } from "./api.js";
+import { ApiError, createLink, getModel, listModels, run } from "./api.js";
 import { PANELS, SIZES } from "./config.js";
-import { Panel, showToken } from "./heatmap.js";
+import { csvFile, jsonFile, pngFile, save } from "./export.js";
+import { Panel, colourRange, showToken } from "./heatmap.js";
 import { parseSteps } from "./inputs.js";
-import { readUrl, writeUrl } from "./state.js";
+import { LINK, PROPS, currentState, writeUrl } from "./state.js";
 import { wireUpload } from "./upload.js";
 
 const $ = (id) => document.getElementById(id);
@@ -22,8 +23,10 @@ const els = {
   heatmaps: $("heatmaps"),
   tooltip: $("tooltip"),
   selection: $("selection-text"),
-  copy: $("copy-link"),
-  copied: $("copied"),
+  exports: $("export"),
+  exported: $("export-status"),
+  share: $("share"),
+  shared: $("shared"),
 };
 
 const DEFAULT_MODEL = "counter";
@@ -41,6 +44,23 @@ function showError(message) {
   els.error.hidden = !message;
   els.error.textContent = message ?? "";
   els.heatmaps.classList.toggle("stale", Boolean(message));
+  offerExports();
+}
+
+// The exports read data, model and state: offer them only while the heatmaps show that run.
+function offerExports() {
+  const ready = data !== null && els.error.hidden && !els.heatmaps.hasAttribute("aria-busy");
+  for (const button of els.exports.querySelectorAll("button")) button.disabled = !ready;
+}
+
+// make: one of export.js's file makers; a failure is said beside the buttons.
+async function download(make) {
+  try {
+    save(await make(data, model, state));
+    els.exported.textContent = "";
+  } catch (err) {
+    els.exported.textContent = `The file could not be made: ${err.message}`;
+  }
 }
 
 async function modelInfo(id) {
@@ -145,6 +165,7 @@ async function draw() {
   inflight?.abort(); // whatever was asked before is stale now, even if this ask fails
   const body = { model: model.id };
   try {
+    if (state.pin) body.pin = state.pin;
     if (model.kind === "text") {
       // nothing to run: say so here rather than ask the server and show its refusal
       if (state.text === "") throw new Error("the sequence is empty: type at least one character");
@@ -157,6 +178,7 @@ async function draw() {
   const mine = new AbortController();
   inflight = mine;
   els.heatmaps.setAttribute("aria-busy", "true");
+  offerExports();
   try {
     data = await run(body, mine.signal);
   } catch (err) {
@@ -186,12 +208,11 @@ function render() {
     const grid = document.createElement("div");
     grid.className = "grid";
     section.append(grid);
-    const cmax = Math.max(1, ...layer.c.map((row) => Math.max(...row.map(Math.abs))));
     for (const spec of PANELS) {
       const panel = new Panel(spec, l, handlers);
       grid.append(panel.root);
       panels.push(panel);
-      panel.draw(layer[spec.key], spec.range === "symmetric" ? [-cmax, cmax] : spec.range, data.tokens);
+      panel.draw(layer[spec.key], colourRange(spec, layer), data.tokens);
     }
     els.heatmaps.append(section);
   });
@@ -253,8 +274,10 @@ function click(l, t, u, { keep = false } = {}) {
   render();
 }
 
+const FRESH = { pin: null, text: null, inputs: null, layer: null, t: null, unit: null };
+
 function onModelChange() {
-  apply({ model: els.model.value, text: null, inputs: null, layer: null, t: null, unit: null }, { push: true });
+  apply({ ...FRESH, model: els.model.value }, { push: true });
 }
 
 function onType() {
@@ -266,24 +289,42 @@ function onType() {
   }, SIZES.debounceMs);
 }
 
-async function copyLink() {
+// Store the view and offer its short link, which pins the model's weights as they are now.
+async function share() {
+  const view = {};
+  for (const { key } of PROPS) if (state[key] !== null && state[key] !== undefined) view[key] = state[key];
+  els.shared.textContent = "Making a short link…";
+  let url;
   try {
-    await navigator.clipboard.writeText(window.location.href);
-    els.copied.textContent = "Link copied.";
-  } catch {
-    els.copied.textContent = `Copy this link: ${window.location.href}`;
+    url = new URL((await createLink(view)).url, window.location.origin).href;
+  } catch (err) {
+    els.shared.textContent = `No link was made: ${err.message}`;
+    return;
   }
+  const anchor = document.createElement("a");
+  anchor.href = url;
+  anchor.textContent = url;
+  let copied = true;
+  try {
+    await navigator.clipboard.writeText(url);
+  } catch {
+    copied = false;
+  }
+  els.shared.replaceChildren(copied ? "Copied: " : "Your link: ", anchor);
 }
 
 async function start() {
   els.model.addEventListener("change", onModelChange);
   els.sequence.addEventListener("input", onType);
-  els.copy.addEventListener("click", copyLink);
+  els.share.addEventListener("click", share);
+  $("export-png").addEventListener("click", () => download(pngFile));
+  $("export-csv").addEventListener("click", () => download(csvFile));
+  $("export-json").addEventListener("click", () => download(jsonFile));
   wireUpload((info) => {
     models.set(info.id, info);
-    apply({ model: info.id, text: null, inputs: null, layer: null, t: null, unit: null }, { push: true });
+    apply({ ...FRESH, model: info.id }, { push: true });
   });
-  window.addEventListener("popstate", () => apply(readUrl()));
+  window.addEventListener("popstate", () => apply(currentState()));
   window.addEventListener("resize", () => panels.forEach((p) => p.labelSteps()));
   try {
     for (const info of await listModels()) models.set(info.id, info);
@@ -291,7 +332,8 @@ async function start() {
     showError(`the list of models could not be loaded: ${err.message}`);
     return;
   }
-  await apply(readUrl(), { replace: true });
+  // a share link's page keeps its short address until the view is changed
+  await apply(currentState(), { replace: !LINK });
 }
 
 start();

@@ -9,6 +9,7 @@ const str = { read: (s) => s, write: (v) => v };
 // key: the query parameter; the state property has the same name. Absent means null.
 export const PROPS = [
   { key: "model", type: str },
+  { key: "pin", type: str }, // the model's version, as a share link pinned it
   { key: "text", type: str }, // the sequence of a text model, as typed
   { key: "inputs", type: str }, // the numbers of a vector model, as typed
   { key: "layer", type: int }, // the pinned cell: layer, time step, unit
@@ -33,9 +34,20 @@ export function toQuery(state) {
   return params.toString();
 }
 
-// Write the state to the address bar: push a history entry, or replace the current one.
+// A share link's page (/l/<id>) carries its state in the document rather than in the query.
+const linked = document.getElementById("link-state");
+export const LINK = linked ? { id: linked.dataset.id, state: JSON.parse(linked.textContent) } : null;
+
+// The state the address bar shows: a share link's, or the query string's.
+export function currentState() {
+  if (LINK && window.location.pathname === `/l/${LINK.id}`) return readUrl(`?${toQuery(LINK.state)}`);
+  return readUrl();
+}
+
+// Write the state to the address bar: push a history entry, or replace the current one. Any
+// change made on a share link's page leads to the plain page, which the query describes.
 export function writeUrl(state, { push = true } = {}) {
-  const url = `${window.location.pathname}?${toQuery(state)}`;
+  const url = `/?${toQuery(state)}`;
   if (url === `${window.location.pathname}${window.location.search}`) return;
   if (push) window.history.pushState(null, "", url);
   else window.history.replaceState(null, "", url);

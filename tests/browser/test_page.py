@@ -224,21 +224,6 @@ def test_readable_on_a_phone_without_sideways_scrolling(browser: Browser, live_s
         context.close()
 
 
-def test_copy_link_puts_the_page_url_on_the_clipboard(browser: Browser, live_server: str) -> None:
-    context = browser.new_context()
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
-    try:
-        pg = context.new_page()
-        pg.base = live_server  # type: ignore[attr-defined]
-        open_page(pg, "model=latch&text=x1")
-        pg.click("#copy-link")
-        pg.locator("#copied").filter(has_text="copied").wait_for()
-        assert pg.evaluate("navigator.clipboard.readText()") == pg.url
-        assert query_of(pg) == {"model": ["latch"], "text": ["x1"]}
-    finally:
-        context.close()
-
-
 def test_the_page_loads_nothing_from_other_hosts(page: Page) -> None:
     hosts = set()
     page.on("request", lambda r: hosts.add(urlparse(r.url).netloc))
