@@ -126,6 +126,7 @@ let applying = 0; // counts apply() calls: an older one that resumes late must n
 
 async function apply(next, { push = false, replace = false } = {}) {
   const mine = ++applying;
+  els.shared.textContent = ""; // a link made before shows another view now
   const wanted = { ...next, model: next.model ?? DEFAULT_MODEL };
   let info;
   try {
@@ -271,6 +272,7 @@ function click(l, t, u, { keep = false } = {}) {
   const same = !keep && state.layer === l && state.t === t && state.unit === u;
   state = { ...state, layer: same ? null : l, t: same ? null : t, unit: same ? null : u };
   writeUrl(state, { push: false });
+  els.shared.textContent = "";
   render();
 }
 
