@@ -7,7 +7,6 @@ import { PANELS, SIZES } from "./config.js";
 import {
   LUTS, colourRange, legendRamp, legendWords, paint, rowHeightFor, showToken, stepLabels, unitTicks,
 } from "./heatmap.js";
-import { parseSteps } from "./inputs.js";
 
 const SCALE = 2; // device pixels per CSS pixel: sharp when a slide enlarges it
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif';
@@ -241,13 +240,10 @@ export function csvFile(data, model, state) {
   return { name: fileName(data, seqOf(model, state), "csv"), blob: new Blob(parts, { type: "text/csv" }) };
 }
 
-// The answer as the API gave it, with what to send POST /api/run to get it again.
-export function jsonFile(data, model, state) {
+// The answer as the API gave it, with what was sent to POST /api/run to get it (sent: that body).
+export function jsonFile(data, model, state, sent) {
   const sequence = seqOf(model, state);
-  const request = { model: data.model };
-  if (state.pin) request.pin = state.pin;
-  if (model.kind === "text") request.text = sequence;
-  else request.inputs = parseSteps(sequence, model.size);
+  const request = sent ?? { model: data.model };
   const file = { model: data.model, sequence, request, page: window.location.href, answer: data };
   const blob = new Blob([`${JSON.stringify(file)}\n`], { type: "application/json" });
   return { name: fileName(data, sequence, "json"), blob };

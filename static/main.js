@@ -7,6 +7,7 @@ import { Panel, colourRange, showToken } from "./heatmap.js";
 import { parseSteps } from "./inputs.js";
 import { LINK, PROPS, currentState, writeUrl } from "./state.js";
 import { wireUpload } from "./upload.js";
+import { VIEWS } from "./views/index.js";
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -27,6 +28,9 @@ const els = {
   exported: $("export-status"),
   share: $("share"),
   shared: $("shared"),
+  viewTabs: $("view-tabs"),
+  viewAbout: $("view-about"),
+  viewBody: $("view-body"),
 };
 
 const DEFAULT_MODEL = "counter";
@@ -34,6 +38,7 @@ let models = new Map(); // id -> model info, listed ones first
 let state = null; // what the URL says
 let model = null; // info of state.model
 let data = null; // the last /api/run answer drawn
+let sent = null; // the body that asked for it
 let panels = []; // Panel objects, by layer then PANELS order
 let inflight = null; // AbortController of the run under way
 let typingTimer = null;
@@ -56,7 +61,7 @@ function offerExports() {
 // make: one of export.js's file makers; a failure is said beside the buttons.
 async function download(make) {
   try {
-    save(await make(data, model, state));
+    save(await make(data, model, state, sent));
     els.exported.textContent = "";
   } catch (err) {
     els.exported.textContent = `The file could not be made: ${err.message}`;
@@ -167,6 +172,7 @@ async function draw() {
   const body = { model: model.id };
   try {
     if (state.pin) body.pin = state.pin;
+    Object.assign(body, activeView().request(state));
     if (model.kind === "text") {
       // nothing to run: say so here rather than ask the server and show its refusal
       if (state.text === "") throw new Error("the sequence is empty: type at least one character");
@@ -182,6 +188,7 @@ async function draw() {
   offerExports();
   try {
     data = await run(body, mine.signal);
+    sent = body;
   } catch (err) {
     if (err.name === "AbortError") return; // a newer run took over
     showError(err instanceof ApiError ? err.message : `the server could not be reached (${err.message})`);
@@ -227,7 +234,39 @@ function render() {
     ...(pinned
       ? readout(pinLayer, state.t, state.unit, "Pinned: ")
       : [document.createTextNode("Hover over a heatmap to read its values; click or tap a cell to pin it.")]),
+  );  renderViews(pinned ? { layer: pinLayer, t: state.t, unit: state.unit } : null);
+}
+
+const activeView = () => VIEWS.find((v) => v.key === state?.view) ?? VIEWS[0];
+
+// The tabs, and the active view drawn from this run; pinned: {layer, t, unit} or null.
+function renderViews(pinned) {
+  const active = activeView();
+  els.viewTabs.replaceChildren(
+    ...VIEWS.map((view) => {
+      const tab = document.createElement("button");
+      tab.type = "button";
+      tab.setAttribute("role", "tab");
+      tab.id = `tab-${view.key}`;
+      tab.textContent = view.label;
+      tab.setAttribute("aria-selected", String(view === active));
+      tab.addEventListener("click", () => setView({ view: view.key }, { rerun: true }));
+      return tab;
+    }),
   );
+  els.viewAbout.textContent = active.about;
+  els.viewBody.replaceChildren();
+  els.viewBody.setAttribute("aria-labelledby", `tab-${active.key}`);
+  active.render(els.viewBody, { data, model, state, pinned, select: (l, t, u) => click(l, t, u, { keep: true }), setView });
+}
+
+// A view changes its own keys of the state: written to the URL; rerun when the run must change.
+function setView(patch, { rerun = false } = {}) {
+  state = { ...state, ...patch };
+  writeUrl(state, { push: true });
+  els.shared.textContent = "";
+  if (rerun) compute();
+  else render();
 }
 
 // The values at (layer, t, unit) as DOM nodes: written as text, never as markup.

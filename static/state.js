@@ -15,6 +15,7 @@ export const PROPS = [
   { key: "layer", type: int }, // the pinned cell: layer, time step, unit
   { key: "t", type: int },
   { key: "unit", type: int },
+  { key: "view", type: str }, // the explanation view shown under the heatmaps (static/views)
 ];
 
 export function readUrl(search = window.location.search) {

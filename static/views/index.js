@@ -1,0 +1,11 @@
+// The explanation views under the heatmaps, in tab order. A view is an object:
+//   key     its name in the URL (?view=key)
+//   label   the tab's text
+//   about   one line saying what it answers
+//   request(state)  extra keys for POST /api/run (e.g. {include: ["parts"]}), or {}
+//   render(container, ctx)  draws the view from ctx (see main.js, viewContext)
+// Views draw what the API computed; they hold no LSTM math.
+
+import { step } from "./step.js";
+
+export const VIEWS = [step];
