@@ -10,7 +10,7 @@ import numpy as np
 
 from app import lstm, pins, upload, zoo
 from app.encode import array
-from app.errors import ApiError
+from app.errors import ApiError, where
 from app.schemas import MAX_ABS, RunRequest
 from app.settings import Settings
 from app.store import Store
@@ -120,13 +120,20 @@ def check_size(H: int, layers: int, s: Settings, loc: list[str | int], input_siz
         )
 
 
-def check_values(p: Prepared, req: RunRequest, s: Settings) -> None:
-    shape = lstm.Shape(  # the weights were checked when prepared: read the shape off them
+def shape_of(p: Prepared) -> lstm.Shape:
+    """The shape of the prepared model: its weights were checked when prepared, so read it off them."""
+    return lstm.Shape(
         layers=sum(1 for n in p.weights if n.startswith("weight_ih_l")),
         input_size=p.x.shape[1],
         hidden_size=p.weights["weight_hh_l0"].shape[1],
     )
-    arrays = 6 + (8 if "parts" in req.include else 0)  # i f g o c h, and input/recurrent per gate
+
+
+def check_values(p: Prepared, req: RunRequest, s: Settings) -> None:
+    shape = shape_of(p)
+    arrays = 6  # i f g o c h, then with parts input and recurrent per gate, and the gates shifted
+    if "parts" in req.include:
+        arrays += 8 + len({iv.gate for iv in req.interventions if iv.bias_add is not None})
     per_value = 2 if req.precision == "float64" else 1
     values = p.x.shape[0] * shape.hidden_size * shape.layers * arrays * per_value
     if values > s.max_values:
@@ -213,8 +220,14 @@ def compute(
 ) -> tuple[Prepared, list[lstm.LayerTrace]]:
     """Check the request against every limit, then run the engine: every layer's trace."""
     p = prepare(req, s, models)
+    interventions = [lstm.Intervention(**iv.model_dump()) for iv in req.interventions]
+    try:
+        lstm.check_interventions(interventions, p.x.shape[0], shape_of(p))
+    except lstm.InterventionError as e:
+        loc: list[str | int] = ["interventions", e.index, *([e.field] if e.field else [])]
+        raise ApiError(422, f"{where(loc)}: {e.reason}", loc) from None
     check_values(p, req, s)
-    return p, lstm.forward(p.weights, p.x, gate_activation=p.gate_activation)
+    return p, lstm.forward(p.weights, p.x, gate_activation=p.gate_activation, interventions=interventions)
 
 
 def execute(req: RunRequest, s: Settings, models: Store | None = None) -> dict[str, Any]:
@@ -233,6 +246,8 @@ def execute(req: RunRequest, s: Settings, models: Store | None = None) -> dict[s
                     "recurrent": array(h_part, dtype),
                     "bias": array(bias, dtype),
                 }
+                if gate in tr.shifts:
+                    out["parts"][gate]["shift"] = array(tr.shifts[gate], dtype)
         layers.append(out)
     return {
         "model": p.model,
@@ -240,4 +255,5 @@ def execute(req: RunRequest, s: Settings, models: Store | None = None) -> dict[s
         "input_size": p.x.shape[1],
         "hidden_size": traces[0].h.shape[1],
         "layers": layers,
+        "interventions": [iv.model_dump(exclude_none=True) for iv in req.interventions],
     }

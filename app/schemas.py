@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 
 class ModelInfo(BaseModel):
@@ -37,6 +38,53 @@ MAX_ABS = 1e6  # inputs and inline weights: larger magnitudes only overflow floa
 
 Number = Annotated[float, Field(ge=-MAX_ABS, le=MAX_ABS)]
 
+MAX_INTERVENTIONS = 64
+MAX_BIAS_ADD = 100.0  # beyond ±100 every gate is saturated already: σ(100) = 1 in float64
+GATE_RANGES = {"i": (0.0, 1.0), "f": (0.0, 1.0), "g": (-1.0, 1.0), "o": (0.0, 1.0)}
+GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o"}
+
+
+class InterventionIn(BaseModel):
+    """A "what if?" on one gate: `value` replaces its output, `bias_add` shifts its pre-activation."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    gate: Literal["i", "f", "g", "o"]
+    value: float | None = Field(  # the range per gate is checked below, with a message that says it
+        None, json_schema_extra={"minimum": -1.0, "maximum": 1.0},
+        description="replaces the gate's output after its activation: within [0, 1] for i, f, o, "
+        "[-1, 1] for g (f = 1: no forgetting, f = 0: no memory)",
+    )
+    bias_add: float | None = Field(
+        None, ge=-MAX_BIAS_ADD, le=MAX_BIAS_ADD,
+        description="added to the gate's pre-activation (f + 1: the forget bias of Jozefowicz et al. 2015)",
+    )
+    t: int | None = Field(None, ge=0, description="the time step, from 0; every step when absent")
+    unit: int | None = Field(None, ge=0, description="the hidden unit, from 0; every unit when absent")
+    layer: int | None = Field(None, ge=0, description="the layer, from 0; every layer when absent")
+
+    @field_validator("value")
+    @classmethod
+    def _within_the_gates_range(cls, value: float | None, info: ValidationInfo) -> float | None:
+        gate = info.data.get("gate")
+        if value is not None and gate in GATE_RANGES:
+            low, high = GATE_RANGES[gate]
+            if not low <= value <= high:
+                raise PydanticCustomError(
+                    "gate_range",
+                    f"the {GATE_NAMES[gate]} takes values in [{low:g}, {high:g}]; {value:g} is outside it",
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _value_or_bias_add(self) -> InterventionIn:
+        if (self.value is None) == (self.bias_add is None):
+            raise PydanticCustomError(
+                "value_or_bias_add", "give exactly one of 'value' (replaces the gate's output) and "
+                "'bias_add' (shifts its pre-activation)",
+            )
+        return self
+
 
 class RunRequest(BaseModel):
     """A model id with `text` (text models) or `inputs` (vector models), or inline `weights` with `inputs`."""
@@ -62,12 +110,21 @@ class RunRequest(BaseModel):
     precision: Literal["float32", "float64"] = Field(
         "float32", description="float32 halves the body; the engine always computes in float64"
     )
+    interventions: list[InterventionIn] = Field(
+        [], max_length=MAX_INTERVENTIONS,
+        description="what-ifs applied in list order; everything downstream is recomputed",
+        examples=[[{"gate": "f", "value": 1.0}, {"gate": "f", "value": 0.2, "t": 5, "unit": 3}]],
+    )
 
 
 class GateParts(BaseModel):
     input: list[list[float]] = Field(description="W·x_t, T×H")
     recurrent: list[list[float]] = Field(description="U·h_{t-1}, T×H")
     bias: list[float] = Field(description="b_ih + b_hh, H")
+    shift: list[list[float]] | None = Field(
+        None, description="T×H, only where bias_add interventions moved this gate: the pre-activation "
+        "used is input + recurrent + bias + shift",
+    )
 
 
 class LayerOut(BaseModel):
@@ -86,6 +143,9 @@ class RunResponse(BaseModel):
     input_size: int
     hidden_size: int
     layers: list[LayerOut]
+    interventions: list[InterventionIn] = Field(
+        [], description="the interventions applied, as given (the gate arrays hold the values used)"
+    )
 
 
 class ErrorOut(BaseModel):

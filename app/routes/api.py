@@ -73,10 +73,12 @@ def document_bodies(app: FastAPI, *bodies: type[BaseModel]) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = default()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
             for b in bodies:
-                schema.setdefault("components", {}).setdefault("schemas", {})[b.__name__] = (
-                    b.model_json_schema(ref_template="#/components/schemas/{model}")
-                )
+                body_schema = b.model_json_schema(ref_template="#/components/schemas/{model}")
+                for name, nested in body_schema.pop("$defs", {}).items():  # e.g. InterventionIn
+                    components.setdefault(name, nested)
+                components[b.__name__] = body_schema
             app.openapi_schema = schema
         return app.openapi_schema
 
