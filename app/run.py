@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from app import lstm, pins, upload, zoo
+from app import explain, lstm, pins, upload, zoo
 from app.encode import array
 from app.errors import ApiError, where
 from app.schemas import MAX_ABS, RunRequest
@@ -131,9 +131,10 @@ def shape_of(p: Prepared) -> lstm.Shape:
 
 def check_values(p: Prepared, req: RunRequest, s: Settings) -> None:
     shape = shape_of(p)
-    arrays = 6  # i f g o c h, then with parts input and recurrent per gate, and the gates shifted
+    arrays = 6  # i f g o c h, then with parts input, recurrent and pre per gate, and the gates shifted
     if "parts" in req.include:
-        arrays += 8 + len({iv.gate for iv in req.interventions if iv.bias_add is not None})
+        arrays += 12 + len({iv.gate for iv in req.interventions if iv.bias_add is not None})
+    arrays += 2 * ("update" in req.include) + ("retention" in req.include)
     per_value = 2 if req.precision == "float64" else 1
     values = p.x.shape[0] * shape.hidden_size * shape.layers * arrays * per_value
     if values > s.max_values:
@@ -226,6 +227,9 @@ def compute(
     except lstm.InterventionError as e:
         loc: list[str | int] = ["interventions", e.index, *([e.field] if e.field else [])]
         raise ApiError(422, f"{where(loc)}: {e.reason}", loc) from None
+    if "retention" in req.include and req.retention_from >= p.x.shape[0]:
+        raise ApiError(422, f"retention_from {req.retention_from} is beyond the sequence's last step, "
+                       f"{p.x.shape[0] - 1}", ["retention_from"])
     check_values(p, req, s)
     return p, lstm.forward(p.weights, p.x, gate_activation=p.gate_activation, interventions=interventions)
 
@@ -248,6 +252,13 @@ def execute(req: RunRequest, s: Settings, models: Store | None = None) -> dict[s
                 }
                 if gate in tr.shifts:
                     out["parts"][gate]["shift"] = array(tr.shifts[gate], dtype)
+                out["parts"][gate]["pre"] = array(tr.pre(gate), dtype)
+        if "update" in req.include:
+            kept, written = explain.cell_update(tr)
+            out["update"] = {"kept": array(kept, dtype), "written": array(written, dtype)}
+        if "retention" in req.include:
+            r = explain.retention(tr, req.retention_from)
+            out["retention"] = {"start": r.start, "survives": array(r.survives, dtype), "span": r.span}
         layers.append(out)
     return {
         "model": p.model,
@@ -256,4 +267,6 @@ def execute(req: RunRequest, s: Settings, models: Store | None = None) -> dict[s
         "hidden_size": traces[0].h.shape[1],
         "layers": layers,
         "interventions": [iv.model_dump(exclude_none=True) for iv in req.interventions],
+        **({"gate_curve": {"activation": p.gate_activation, **explain.gate_curve(p.gate_activation)}}
+           if "parts" in req.include else {}),
     }

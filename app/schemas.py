@@ -104,8 +104,13 @@ class RunRequest(BaseModel):
         None,
         description="tensors in torch.nn.LSTM state_dict naming as nested lists, e.g. weight_ih_l0",
     )
-    include: list[Literal["parts"]] = Field(
-        [], description='"parts": each gate\'s pre-activation split into input, recurrent, bias'
+    include: list[Literal["parts", "update", "retention"]] = Field(
+        [], description='"parts": each gate\'s pre-activation split into input, recurrent, bias, '
+        'its sum, and the gate activation\'s curve; "update": the cell update term by term; '
+        '"retention": how much of c at step retention_from survives later steps',
+    )
+    retention_from: int = Field(
+        0, ge=0, description='with include ["retention"]: the step s whose cell state is followed'
     )
     precision: Literal["float32", "float64"] = Field(
         "float32", description="float32 halves the body; the engine always computes in float64"
@@ -125,6 +130,31 @@ class GateParts(BaseModel):
         None, description="T×H, only where bias_add interventions moved this gate: the pre-activation "
         "used is input + recurrent + bias + shift",
     )
+    pre: list[list[float]] | None = Field(
+        None, description="T×H: the pre-activation used, input + recurrent + bias (+ shift)"
+    )
+
+
+class CellUpdate(BaseModel):
+    kept: list[list[float]] = Field(description="f_t ⊙ c_{t−1}: what the cell kept, T×H")
+    written: list[list[float]] = Field(description="i_t ⊙ g_t: what was written, T×H")
+
+
+class RetentionOut(BaseModel):
+    start: int = Field(description="the step s")
+    survives: list[list[float | None]] = Field(
+        description="∏_{k=s+1..t} f_k, T×H: the share of c_s left at step t if nothing were written "
+        "(1 at s, null before it)"
+    )
+    span: list[int | None] = Field(
+        description="per unit: steps after s until less than 1/e survives; null: not within the run"
+    )
+
+
+class GateCurve(BaseModel):
+    activation: str = Field(description='of i, f and o: "sigmoid" or "hard_sigmoid"')
+    z: list[float]
+    y: list[float]
 
 
 class LayerOut(BaseModel):
@@ -135,6 +165,8 @@ class LayerOut(BaseModel):
     c: list[list[float]] = Field(description="cell state, T×H")
     h: list[list[float]] = Field(description="hidden state, T×H")
     parts: dict[str, GateParts] | None = Field(None, description='with include ["parts"]: per gate')
+    update: CellUpdate | None = Field(None, description='with include ["update"]')
+    retention: RetentionOut | None = Field(None, description='with include ["retention"]')
 
 
 class RunResponse(BaseModel):
@@ -145,6 +177,9 @@ class RunResponse(BaseModel):
     layers: list[LayerOut]
     interventions: list[InterventionIn] = Field(
         [], description="the interventions applied, as given (the gate arrays hold the values used)"
+    )
+    gate_curve: GateCurve | None = Field(
+        None, description='with include ["parts"]: the curve the gates sit on'
     )
 
 

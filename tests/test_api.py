@@ -559,9 +559,12 @@ def test_answers_with_more_numbers_than_the_limit_are_refused(make_client):
     r = post(c, {"model": "counter", "text": "a" * 13})
     assert_refused(r, 422, ["312 numbers", "limit is 300", "GATESCOPE_MAX_VALUES"])
     assert post(c, {"model": "counter", "text": "a" * 12}).status_code == 200  # 288
-    # the parts add 8 arrays; float64 counts each number twice
-    parts = post(c, {"model": "counter", "text": "a" * 6, "include": ["parts"]})  # 6×4×14 = 336
-    assert_refused(parts, 422, ["336 numbers", "14 arrays"])
+    # the parts add 12 arrays (input, recurrent and pre per gate); float64 counts each number twice
+    parts = post(c, {"model": "counter", "text": "a" * 6, "include": ["parts"]})  # 6×4×18 = 432
+    assert_refused(parts, 422, ["432 numbers", "18 arrays"])
+    # the cell update adds 2 arrays, retention 1: 9×4×9 = 324
+    update = post(c, {"model": "counter", "text": "a" * 9, "include": ["update", "retention"]})
+    assert_refused(update, 422, ["324 numbers", "9 arrays"])
     wide = post(c, {"model": "counter", "text": "a" * 7, "precision": "float64"})  # 7×4×6×2 = 336
     assert_refused(wide, 422, ["336 numbers", "float64"])
 

@@ -58,3 +58,30 @@ def test_the_gate_curve_is_the_gates_activation(activation):
     want = torch.sigmoid(z) if activation == "sigmoid" else torch.clamp(0.2 * z + 0.5, 0, 1)
     assert np.max(np.abs(np.array(curve["y"]) - want.numpy())) <= 1e-15
     assert curve["z"][80] == 0 and curve["y"][80] == 0.5
+
+
+def test_the_api_answers_what_the_views_need_and_each_sums_up(client):
+    body = {"model": "reset-count", "text": "aab.ab", "precision": "float64",
+            "include": ["parts", "update", "retention"], "retention_from": 1}
+    r = client.post("/api/run", json=body)
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    layer = {k: np.array(v) for k, v in answer["layers"][0].items() if k in "ifgoch"}
+    parts = answer["layers"][0]["parts"]["f"]
+    pre = np.array(parts["input"]) + np.array(parts["recurrent"]) + np.array(parts["bias"])
+    assert np.max(np.abs(np.array(parts["pre"]) - pre)) <= 1e-12
+    assert np.max(np.abs(1 / (1 + np.exp(-pre)) - layer["f"])) <= 1e-12  # f = σ(pre)
+    update = answer["layers"][0]["update"]
+    assert np.max(np.abs(np.array(update["kept"]) + np.array(update["written"]) - layer["c"])) <= 1e-12
+    kept = answer["layers"][0]["retention"]
+    assert kept["start"] == 1 and kept["survives"][0] == [None] * 8 and kept["survives"][1] == [1.0] * 8
+    assert np.allclose(kept["survives"][3], layer["f"][2] * layer["f"][3])
+    assert answer["gate_curve"]["activation"] == "sigmoid" and len(answer["gate_curve"]["z"]) == 161
+    plain = client.post("/api/run", json={"model": "reset-count", "text": "aab.ab"}).json()
+    assert "gate_curve" not in plain and "update" not in plain["layers"][0]
+
+
+def test_a_retention_start_beyond_the_run_is_refused(client):
+    r = client.post("/api/run", json={"model": "counter", "text": "ab", "include": ["retention"],
+                                      "retention_from": 2})
+    assert r.status_code == 422 and r.json()["loc"] == ["retention_from"]

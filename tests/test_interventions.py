@@ -497,7 +497,8 @@ def test_an_answer_without_interventions_is_as_before_plus_an_empty_echo(client)
     assert r.status_code == 200
     out = r.json()
     assert out["interventions"] == []
-    assert all(set(part) == {"input", "recurrent", "bias"} for part in out["layers"][0]["parts"].values())
+    parts = out["layers"][0]["parts"].values()
+    assert all(set(part) == {"input", "recurrent", "bias", "pre"} for part in parts)
 
 
 BAD_API = {  # id: (interventions, words in "error", "loc")
@@ -599,14 +600,14 @@ def test_a_bias_add_that_is_not_finite_is_refused(client, literal):
 
 
 def test_the_answer_limit_counts_the_shift_arrays(make_client):
-    c = make_client(max_values=320)
+    c = make_client(max_values=400)
     body = {"model": "counter", "text": "abcde", "include": ["parts"]}  # 5 steps × 4 units
-    assert c.post("/api/run", json=body).status_code == 200  # 14 arrays: 280
+    assert c.post("/api/run", json=body).status_code == 200  # 18 arrays: 360
     one = [{"gate": "f", "bias_add": 1.0}, {"gate": "f", "bias_add": 1.0, "t": 1}]
-    assert c.post("/api/run", json={**body, "interventions": one}).status_code == 200  # 15: 300
+    assert c.post("/api/run", json={**body, "interventions": one}).status_code == 200  # 19: 380
     two = [*one, {"gate": "g", "value": 0.5}, {"gate": "i", "bias_add": 1.0}, {"gate": "o", "bias_add": 1.0}]
-    r = c.post("/api/run", json={**body, "interventions": two})  # 17 arrays: 340
-    assert r.status_code == 422 and "340 numbers" in r.json()["error"] and "17 arrays" in r.json()["error"]
+    r = c.post("/api/run", json={**body, "interventions": two})  # 21 arrays: 420
+    assert r.status_code == 422 and "420 numbers" in r.json()["error"] and "21 arrays" in r.json()["error"]
 
 
 def test_the_openapi_document_describes_interventions(client):
