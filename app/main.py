@@ -17,7 +17,7 @@ from app.limits import BodyLimit
 from app.links import LinkState
 from app.routes import api, pages, uploads
 from app.routes import links as links_routes
-from app.schemas import RunRequest
+from app.schemas import RunRequest, StepRequest
 from app.settings import Settings, get_settings
 from app.store import Store
 
@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(uploads.router)
     app.include_router(links_routes.router)
-    api.document_bodies(app, RunRequest, LinkState)
+    api.document_bodies(app, RunRequest, StepRequest, LinkState)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     app.add_middleware(

@@ -122,6 +122,39 @@ class RunRequest(BaseModel):
     )
 
 
+class StepRequest(RunRequest):
+    """A run, and the one step (and layer) to explain; `include` and `retention_from` play no part."""
+
+    t: int = Field(ge=0, description="the step to explain, 0-based")
+    layer: int = Field(0, ge=0, description="the layer to explain, 0-based")
+
+
+class StepGate(BaseModel):
+    value: list[float] = Field(description="the gate's value used, per unit (H)")
+    input: list[float] = Field(description="W·x_t, H")
+    recurrent: list[float] = Field(description="U·h_{t−1}, H")
+    bias: list[float] = Field(description="b_ih + b_hh, H")
+    shift: list[float] = Field(description="what bias_add interventions added, H (zeros if none)")
+    pre: list[float] = Field(description="the pre-activation used: input + recurrent + bias + shift, H")
+    clamped: list[bool] = Field(description="per unit: a value intervention set the gate here")
+
+
+class StepResponse(BaseModel):
+    model: str | None
+    t: int
+    layer: int
+    token: str
+    hidden_size: int
+    gates: dict[str, StepGate] = Field(description="i, f, g, o")
+    c_prev: list[float] = Field(description="c_{t−1} (c0 at t = 0), H")
+    kept: list[float] = Field(description="f_t ⊙ c_{t−1}, H")
+    written: list[float] = Field(description="i_t ⊙ g_t, H")
+    c: list[float] = Field(description="c_t = kept + written, H")
+    h: list[float] = Field(description="h_t = o_t ⊙ tanh(c_t), H")
+    gate_curve: GateCurve
+    interventions: list[InterventionIn]
+
+
 class GateParts(BaseModel):
     input: list[list[float]] = Field(description="W·x_t, T×H")
     recurrent: list[list[float]] = Field(description="U·h_{t-1}, T×H")

@@ -9,9 +9,17 @@ from anyio import to_thread
 from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel
 
-from app import body, run, zoo
+from app import body, run, step, zoo
 from app.encode import JSON
-from app.schemas import ErrorOut, ModelInfo, ModelList, RunRequest, RunResponse
+from app.schemas import (
+    ErrorOut,
+    ModelInfo,
+    ModelList,
+    RunRequest,
+    RunResponse,
+    StepRequest,
+    StepResponse,
+)
 
 router = APIRouter()
 T = TypeVar("T")
@@ -63,6 +71,25 @@ async def run_model(request: Request) -> JSON:
     models = request.app.state.store
     return await computed(
         request, lambda: JSON(run.execute(body.parse(raw, RunRequest), settings, models))
+    )
+
+
+STEP_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StepRequest"}}},
+    }
+}
+
+
+@router.post("/api/step", response_model=StepResponse, responses=REFUSALS, openapi_extra=STEP_BODY)
+async def explain_step(request: Request) -> JSON:
+    """One step of a run, explained: each gate's parts and value per unit, and the cell update."""
+    raw = await request.body()
+    settings = request.app.state.settings
+    models = request.app.state.store
+    return await computed(
+        request, lambda: JSON(step.explain_step(body.parse(raw, StepRequest), settings, models))
     )
 
 
