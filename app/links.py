@@ -11,13 +11,13 @@ import base64
 import hashlib
 import json
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app import pins, run, zoo
+from app import lstm, pins, run, zoo
 from app.errors import ApiError
-from app.schemas import RunRequest
+from app.schemas import GATE_NAMES, GATE_RANGES, MAX_BIAS_ADD, MAX_INTERVENTIONS, InterventionIn, RunRequest
 from app.settings import Settings
 from app.store import Store
 
@@ -28,7 +28,7 @@ Index = Field(None, ge=0, le=1_000_000)
 class LinkState(BaseModel):
     """A view: the page URL's query keys. Absent keys are the page's defaults."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
 
     model: str = Field(max_length=200, examples=["counter"])
     pin: str | None = Field(
@@ -40,6 +40,66 @@ class LinkState(BaseModel):
     layer: int | None = Index
     t: int | None = Index
     unit: int | None = Index
+    x: str | None = Field(
+        None, description="what-ifs applied to the run, as the page writes them: f1 (f ≡ 1), fb1 (f's "
+        "bias + 1), f0.2t5u3l0 (f = 0.2 at step 5, unit 3, layer 0), several joined by '_'",
+        examples=["f1", "fb1_f0.2t5u3l0"],
+    )
+    # How the page shows the run (static/state.js): kept as given, read by the page alone.
+    view: str | None = Field(None, pattern=r"^[a-z]{1,20}$", description="the explanation view shown")
+    gate: Literal["i", "f", "g", "o"] | None = Field(None, description="step view: the gate charted")
+    from_: int | None = Field(None, alias="from", ge=0, le=1_000_000,
+                              description="memory view: the step whose cell state is followed")
+    spans: str | None = Field(None, pattern=r"^[a-z]{1,20}$", description="memory view: the spans' order")
+    span: str | None = Field(None, pattern=r"^[0-9]{1,7}-[0-9]{1,7}$",
+                             description="find view: the steps selected, a-b inclusive")
+    by: Literal["i", "f", "g", "o", "c", "h"] | None = Field(None, description="find view: the array ranked")
+    sort: str | None = Field(None, pattern=r"^[a-z]{1,20}$", description="find view: the rows' order")
+    top: int | None = Field(None, ge=1, le=1_000_000, description="find view: rows shown")
+
+
+# The page's encoding of interventions (static/interventions.js), read the same way, with the same words.
+WHAT_IF = re.compile(
+    r"([ifgo])(b?)(-?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:e-?[0-9]+)?)"
+    r"(?:t([0-9]{1,6}))?(?:u([0-9]{1,6}))?(?:l([0-9]{1,6}))?"
+)
+GRAMMAR = (
+    "write a gate (i, f, g or o), then a value it is set to (f1: f ≡ 1) or \"b\" and a shift of its "
+    "pre-activation (fb1: f's bias + 1), then optionally t<step>, u<unit>, l<layer> (f0.2t5u3l0); "
+    "join several with \"_\""
+)
+
+
+def parse_interventions(text: str | None) -> list[InterventionIn]:
+    """"f1_fb1" -> the interventions POST /api/run takes; "" or None -> []. Refuses what the page
+    would refuse, with a 422 that names the key x."""
+    if not text:
+        return []
+    items = text.split("_")
+    if len(items) > MAX_INTERVENTIONS:
+        raise ApiError(422, f"x: {len(items)} what-ifs; at most {MAX_INTERVENTIONS}", ["x"])
+    out = []
+    for n, item in enumerate(items):
+        m = WHAT_IF.fullmatch(item)
+        if m is None:
+            raise ApiError(422, f'x: what-if {n + 1}, "{item}", cannot be read: {GRAMMAR}', ["x"])
+        gate, bias, number, t, unit, layer = m.groups()
+        v = float(number)
+        if bias:
+            if not abs(v) <= MAX_BIAS_ADD:
+                raise ApiError(422, f'x: "{item}": a shift of the pre-activation lies within '
+                               f"±{MAX_BIAS_ADD:g}; {number} is outside it", ["x"])
+        else:
+            low, high = GATE_RANGES[gate]
+            if not low <= v <= high:
+                raise ApiError(422, f'x: "{item}": the {GATE_NAMES[gate]} takes values in '
+                               f"[{low:g}, {high:g}]; {number} is outside it", ["x"])
+        out.append(InterventionIn(
+            gate=gate, value=None if bias else v, bias_add=v if bias else None,
+            t=None if t is None else int(t), unit=None if unit is None else int(unit),
+            layer=None if layer is None else int(layer),
+        ))
+    return out
 
 
 DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?", re.I)  # no hex, no "Infinity"
@@ -60,14 +120,15 @@ def parse_inputs(typed: str, size: int) -> list[list[float]]:
 
 
 def run_request(state: dict[str, Any], m: zoo.Model) -> RunRequest:
-    """The run a state shows; without a sequence, the model's example, as on the page."""
+    """The run a state shows, what-ifs included; without a sequence, the model's example, as on the page."""
+    what_ifs = parse_interventions(state.get("x"))
     if m.vocab is not None:
         text = state.get("text")
         text = m.example if text is None else text
-        return RunRequest(model=state["model"], pin=state.get("pin"), text=text)
+        return RunRequest(model=state["model"], pin=state.get("pin"), text=text, interventions=what_ifs)
     typed = state.get("inputs")
     inputs = parse_inputs(m.example if typed is None else typed, m.input_size)
-    return RunRequest(model=state["model"], pin=state.get("pin"), inputs=inputs)
+    return RunRequest(model=state["model"], pin=state.get("pin"), inputs=inputs, interventions=what_ifs)
 
 
 def link_id(state: dict[str, Any]) -> str:
@@ -91,9 +152,15 @@ def create(state: LinkState, s: Settings, store: Store) -> dict[str, Any]:
         raise ApiError(422, f"model {m.id!r} reads text: give 'text', not 'inputs'", ["inputs"])
     if m.vocab is None and state.text is not None:
         raise ApiError(422, f"model {m.id!r} reads numbers: give 'inputs', not 'text'", ["text"])
-    run.prepare(run_request(state.model_dump(), m), s, store)  # whatever a run would refuse
+    req = run_request(state.model_dump(), m)
+    p = run.prepare(req, s, store)  # whatever a run would refuse
+    try:  # and what-ifs at a step, unit or layer the run does not have
+        ivs = [lstm.Intervention(**iv.model_dump()) for iv in req.interventions]
+        lstm.check_interventions(ivs, p.x.shape[0], run.shape_of(p))
+    except lstm.InterventionError as e:
+        raise ApiError(422, f"x: what-if {e.index + 1}: {e.reason}", ["x"]) from None
     pinned = state.model_copy(update={"pin": state.pin or pins.keep(store, m)})
-    kept = pinned.model_dump(exclude_none=True)
+    kept = pinned.model_dump(exclude_none=True, by_alias=True)
     lid = link_id(kept)
     created = store.put_link(lid, kept)
     if not created and store.get_link(lid) != kept:  # 60 bits: never seen, but never overwrite

@@ -201,3 +201,89 @@ def test_a_vector_models_link_keeps_its_numbers_as_typed_and_previews(links_clie
     assert bad.status_code == 422 and '"banana" is not a number' in bad.json()["error"]
     wide = links_client.post("/api/links", json={"model": "gated-sum", "inputs": "0.5 1; -1 0.5"})
     assert wide.status_code == 422 and wide.json()["loc"] == ["inputs", 0], wide.json()
+
+
+# What-ifs (interventions) travel in the link under x, in the page's encoding (static/interventions.js).
+
+def test_a_link_with_the_forget_gate_off_previews_and_resolves_the_intervened_run(links_client):
+    from app import lstm, preview
+
+    text = "a cat. a banana. " * 3
+    link = create(links_client, {"model": "counter", "text": text, "x": "f1"})
+    plain = create(links_client, {"model": "counter", "text": text})
+    assert link["id"] != plain["id"] and link["state"]["x"] == "f1"
+    assert links_client.get(f"/api/links/{link['id']}").json()["state"]["x"] == "f1"
+    page = links_client.get(f"/l/{link['id']}")
+    assert page.status_code == 200 and '"x": "f1"' in page.text
+    m = zoo.BUILT["counter"]
+    x = np.eye(len(m.vocab))[[m.vocab.index(ch) for ch in text]]
+    trace = lstm.forward(m.weights, x, interventions=[lstm.Intervention("f", value=1.0)])[0]
+    assert np.abs(trace.c).max() > 3 * np.abs(lstm.forward(m.weights, x)[0].c).max()  # it ran away
+    want = preview.render_preview(m.title, text, list(text), {k: getattr(trace, k) for k in "ifgoch"}, None)
+    image = links_client.get(f"/l/{link['id']}.png")
+    assert image.status_code == 200 and image.content == want
+    assert links_client.get(f"/l/{plain['id']}.png").content != want
+
+
+def test_what_ifs_read_as_the_page_writes_them():
+    from app.links import parse_interventions
+
+    read = parse_interventions("f1_fb-0.5_g-1t3_f0.25t5u3l0_o.5u1")
+    got = [iv.model_dump(exclude_none=True) for iv in read]
+    assert got == [
+        {"gate": "f", "value": 1.0},
+        {"gate": "f", "bias_add": -0.5},
+        {"gate": "g", "value": -1.0, "t": 3},
+        {"gate": "f", "value": 0.25, "t": 5, "unit": 3, "layer": 0},
+        {"gate": "o", "value": 0.5, "unit": 1},
+    ]
+    assert parse_interventions("") == [] and parse_interventions(None) == []
+
+
+@pytest.mark.parametrize(
+    ("x", "words"),
+    [
+        ("q1", 'what-if 1, "q1", cannot be read'),
+        ("f1_", 'what-if 2, "", cannot be read'),
+        ("f=1", "cannot be read"),
+        ("F1", "cannot be read"),
+        ("f1t", "cannot be read"),
+        ("f١", "cannot be read"),  # an Arabic-Indic digit is not a digit here
+        ("f2", "the forget gate f takes values in [0, 1]; 2 is outside it"),
+        ("g-1.5", "the candidate g takes values in [-1, 1]; -1.5 is outside it"),
+        ("fb101", "within ±100; 101 is outside it"),
+        ("f1t40", "t = 40 is out of range: the sequence has 3 step(s)"),
+        ("f1u4", "unit = 4 is out of range: the model has 4 hidden unit(s)"),
+        ("_".join(["f1"] * 65), "65 what-ifs; at most 64"),
+    ],
+)
+def test_malformed_what_ifs_are_refused_naming_the_key(links_client, x, words):
+    r = links_client.post("/api/links", json={"model": "counter", "text": "ab.", "x": x})
+    assert r.status_code == 422, r.text
+    assert r.json()["loc"] == ["x"], r.json()
+    assert r.json()["error"].startswith("x: ") and words in r.json()["error"], r.json()
+    with links_client.app.state.store._connect() as db:
+        assert db.execute("SELECT count(*) FROM links").fetchone()[0] == 0
+
+
+def test_a_link_keeps_every_key_the_page_writes_to_its_url():
+    """static/state.js's PROPS are the page's URL keys: a share link must take each of them."""
+    from pathlib import Path
+
+    from app.links import LinkState
+
+    js = (Path(__file__).resolve().parents[1] / "static" / "state.js").read_text()
+    page_keys = set(re.findall(r'\{ key: "(\w+)"', js))
+    link_keys = {f.alias or name for name, f in LinkState.model_fields.items()}
+    assert page_keys == link_keys
+
+
+def test_the_views_keys_travel_in_a_link(links_client):
+    state = {"model": "counter", "text": "ab. ab", "view": "memory", "from": 2, "spans": "short",
+             "gate": "i", "span": "1-3", "by": "c", "sort": "rank", "top": 2, "x": "f1"}
+    link = create(links_client, state)
+    assert {k: v for k, v in link["state"].items() if k != "pin"} == state
+    assert links_client.get(f"/api/links/{link['id']}").json()["state"] == link["state"]
+    for bad in ({"gate": "c"}, {"by": "q"}, {"from": -1}, {"span": "3"}, {"view": "<b>"}, {"top": 0}):
+        r = links_client.post("/api/links", json={"model": "counter", "text": "ab", **bad})
+        assert r.status_code == 422 and r.json()["loc"] == [next(iter(bad))], (bad, r.json())
