@@ -43,10 +43,11 @@ lint: install-test
 	$(BIN)/ruff check app tests benchmarks
 	$(BIN)/mypy app
 
-bench: install-test
+bench: install-test chromium
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk; }
 	$(BIN)/python -m benchmarks.forward
 	$(BIN)/python -m benchmarks.serve
+	$(BIN)/python -m benchmarks.redraw
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

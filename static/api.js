@@ -35,6 +35,14 @@ export function run(body, signal) {
   });
 }
 
+// body: a run's body with the step `t` and `layer` to explain; answers POST /api/step's JSON.
+export const explainStep = (body) =>
+  request("/api/step", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+
 // state: the page's view state (its query keys); answers {id, url, created, state}.
 export const createLink = (state) =>
   request("/api/links", {

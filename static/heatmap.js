@@ -29,18 +29,20 @@ function el(tag, className, text) {
 }
 
 // Paint T × H values into a T × H canvas (pixel (t, u) is values[t][u]), through a LUTS table.
-export function paint(canvas, values, lo, hi, colours) {
+// rows (optional): the units to draw, in order: pixel (t, k) is then values[t][rows[k]].
+export function paint(canvas, values, lo, hi, colours, rows = null) {
   const T = values.length;
-  const H = values[0].length;
+  const H = rows ? rows.length : values[0].length;
   const ctx = canvas.getContext("2d");
   const image = ctx.createImageData(T, H);
   const px = image.data;
   const scale = 255 / (hi - lo);
   for (let t = 0; t < T; t++) {
     const column = values[t];
-    for (let u = 0; u < H; u++) {
+    for (let row = 0; row < H; row++) {
+      const u = rows ? rows[row] : row;
       const k = Math.max(0, Math.min(255, Math.round((column[u] - lo) * scale)));
-      const p = (u * T + t) * 4;
+      const p = (row * T + t) * 4;
       px[p] = colours[k * 3];
       px[p + 1] = colours[k * 3 + 1];
       px[p + 2] = colours[k * 3 + 2];
@@ -147,28 +149,28 @@ export class Panel {
     const at = (event) => {
       const box = this.canvas.getBoundingClientRect();
       const t = Math.floor(((event.clientX - box.left) / box.width) * this.T);
-      const u = Math.floor(((event.clientY - box.top) / box.height) * this.H);
-      return [Math.max(0, Math.min(this.T - 1, t)), Math.max(0, Math.min(this.H - 1, u))];
+      const row = Math.max(0, Math.min(this.H - 1, Math.floor(((event.clientY - box.top) / box.height) * this.H)));
+      return [Math.max(0, Math.min(this.T - 1, t)), this.order ? this.order[row] : row]; // the true unit
     };
     this.canvas.addEventListener("pointermove", (e) => handlers.hover(this.layer, ...at(e), e));
     this.canvas.addEventListener("pointerleave", () => handlers.leave());
     this.canvas.addEventListener("click", (e) => handlers.click(this.layer, ...at(e)));
   }
 
-  // values: T × H nested arrays; range: [lo, hi]; tokens: T labels.
-  draw(values, range, tokens) {
+  // values: T × H nested arrays; range: [lo, hi]; tokens: T labels; order (optional): the units
+  // drawn as rows, top to bottom (row k is unit order[k]; units left out are not drawn).
+  draw(values, range, tokens, order = null) {
     this.T = values.length;
-    this.H = values[0].length;
+    this.order = order;
+    this.H = order ? order.length : values[0].length; // rows drawn
     this.tokens = tokens;
     this.canvas.width = this.T;
     this.canvas.height = this.H;
     const [lo, hi] = range;
-    paint(this.canvas, values, lo, hi, LUTS[this.spec.scale]);
+    paint(this.canvas, values, lo, hi, LUTS[this.spec.scale], order);
     this.canvas.setAttribute("role", "img");
-    this.canvas.setAttribute(
-      "aria-label",
-      `${this.spec.name}, layer ${this.layer}: ${this.T} time steps by ${this.H} units`,
-    );
+    const rows = order ? `${this.H} of ${values[0].length} units, in the order chosen` : `${this.H} units`;
+    this.canvas.setAttribute("aria-label", `${this.spec.name}, layer ${this.layer}: ${this.T} time steps by ${rows}`);
     const rowHeight = rowHeightFor(this.H);
     this.plot.style.maxWidth = `${SIZES.yAxisWidth + this.T * SIZES.maxCellWidth}px`;
     this.frame.style.height = `${this.H * rowHeight}px`;
@@ -181,9 +183,9 @@ export class Panel {
   labelUnits() {
     this.yaxis.replaceChildren();
     if (this.H * this.rowHeight >= 48) this.yaxis.append(el("span", "axis-title", "unit")); // room to stand
-    for (const u of unitTicks(this.H, this.rowHeight)) {
-      const tick = el("span", "tick", String(u));
-      tick.style.top = `${((u + 0.5) / this.H) * 100}%`;
+    for (const row of unitTicks(this.H, this.rowHeight)) {
+      const tick = el("span", "tick", String(this.order ? this.order[row] : row));
+      tick.style.top = `${((row + 0.5) / this.H) * 100}%`;
       this.yaxis.append(tick);
     }
   }
@@ -201,14 +203,23 @@ export class Panel {
     }
   }
 
-  // The crosshair: a column at t on every panel, and a row at u (null: none) on this layer's.
-  cursor(t, u) {
-    place(this.vline, t, null, this.T, this.H);
-    place(this.hline, null, u, this.T, this.H);
+  // The row unit u is drawn in: u itself, or its place in the order (-1: not drawn).
+  rowOf(u) {
+    return u === null || !this.order ? u : this.order.indexOf(u);
   }
 
+  // The crosshair: a column at t on every panel, and a row at unit u (null: none) on this layer's.
+  cursor(t, u) {
+    const row = this.rowOf(u);
+    place(this.vline, t, null, this.T, this.H);
+    place(this.hline, null, row === -1 ? null : row, this.T, this.H);
+  }
+
+  // The pin at step t of unit u; hidden when that unit's row is filtered out.
   pinAt(t, u) {
-    place(this.pin, t, u, this.T, this.H);
+    const row = this.rowOf(u);
+    if (row === -1) place(this.pin, null, null, this.T, this.H);
+    else place(this.pin, t, row, this.T, this.H);
   }
 }
 

@@ -5,9 +5,11 @@ import { PANELS, SIZES } from "./config.js";
 import { csvFile, jsonFile, pngFile, save } from "./export.js";
 import { Panel, colourRange, showToken } from "./heatmap.js";
 import { parseSteps } from "./inputs.js";
+import { parseInterventions, showBanner } from "./interventions.js";
 import { LINK, PROPS, currentState, writeUrl } from "./state.js";
 import { wireUpload } from "./upload.js";
 import { VIEWS } from "./views/index.js";
+import { reorders, rowOrders } from "./views/find.js";
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -31,6 +33,7 @@ const els = {
   viewTabs: $("view-tabs"),
   viewAbout: $("view-about"),
   viewBody: $("view-body"),
+  whatIf: $("what-if-banner"),
 };
 
 const DEFAULT_MODEL = "counter";
@@ -170,9 +173,11 @@ async function compute() {
 async function draw() {
   inflight?.abort(); // whatever was asked before is stale now, even if this ask fails
   const body = { model: model.id };
+  showBanner(els.whatIf, state.x, () => setView({ x: null }, { rerun: true }));
   try {
     if (state.pin) body.pin = state.pin;
-    Object.assign(body, activeView().request(state));
+    Object.assign(body, activeView().request(state, model));
+    if (state.x) body.interventions = parseInterventions(state.x); // what-ifs alter the run in every view
     if (model.kind === "text") {
       // nothing to run: say so here rather than ask the server and show its refusal
       if (state.text === "") throw new Error("the sequence is empty: type at least one character");
@@ -206,6 +211,7 @@ function render() {
   const handlers = { hover, leave, click };
   els.heatmaps.replaceChildren();
   panels = [];
+  const orders = rowOrders(data, state); // the rows' order per layer (views/find.js), or null
   layers.forEach((layer, l) => {
     const section = document.createElement("section");
     section.className = "layer";
@@ -220,11 +226,19 @@ function render() {
       const panel = new Panel(spec, l, handlers);
       grid.append(panel.root);
       panels.push(panel);
-      panel.draw(layer[spec.key], colourRange(spec, layer), data.tokens);
+      panel.draw(layer[spec.key], colourRange(spec, layer), data.tokens, orders?.[l]);
     }
     els.heatmaps.append(section);
   });
   for (const panel of panels) panel.labelSteps(); // now that the frames have their widths
+  select();
+}
+
+// What depends on the pinned cell only: the pins, the readout and the views. A click or an arrow
+// key redraws this, never the heatmaps themselves (a 1000 × 256 run must stay fluid).
+function select() {
+  const layers = data.layers;
+  const T = data.tokens.length;
   const pinned = state.t !== null && state.unit !== null && state.t < T && state.unit < data.hidden_size;
   const pinLayer = pinned ? Math.min(state.layer ?? 0, layers.length - 1) : null;
   for (const panel of panels) {
@@ -234,8 +248,11 @@ function render() {
     ...(pinned
       ? readout(pinLayer, state.t, state.unit, "Pinned: ")
       : [document.createTextNode("Hover over a heatmap to read its values; click or tap a cell to pin it.")]),
-  );  renderViews(pinned ? { layer: pinLayer, t: state.t, unit: state.unit } : null);
+  );
+  renderViews(pinned ? { layer: pinLayer, t: state.t, unit: state.unit } : null);
 }
+
+let keyboardAt = null; // the id of the view's element that had the keyboard
 
 const activeView = () => VIEWS.find((v) => v.key === state?.view) ?? VIEWS[0];
 
@@ -255,9 +272,22 @@ function renderViews(pinned) {
     }),
   );
   els.viewAbout.textContent = active.about;
+  // a view is drawn anew on every change: keep the keyboard where it was, even across a drawing
+  // that waits for the server (the element comes back once the answer is in)
+  if (els.viewBody.contains(document.activeElement) && document.activeElement.id) {
+    keyboardAt = document.activeElement.id;
+  } else if (document.activeElement !== document.body) {
+    keyboardAt = null; // the keyboard went elsewhere: leave it there
+  }
   els.viewBody.replaceChildren();
   els.viewBody.setAttribute("aria-labelledby", `tab-${active.key}`);
-  active.render(els.viewBody, { data, model, state, pinned, select: (l, t, u) => click(l, t, u, { keep: true }), setView });
+  active.render(els.viewBody, {
+    data, model, state, pinned, sent, setView,
+    select: (l, t, u) => click(l, t, u, { keep: true }),
+    refresh: () => data && select(), // an answer a view asked for has come: draw it anew
+  });
+  const back = keyboardAt && document.getElementById(keyboardAt);
+  if (back && els.viewBody.contains(back)) back.focus();
 }
 
 // A view changes its own keys of the state: written to the URL; rerun when the run must change.
@@ -266,7 +296,8 @@ function setView(patch, { rerun = false } = {}) {
   writeUrl(state, { push: true });
   els.shared.textContent = "";
   if (rerun) compute();
-  else render();
+  else if (reorders(patch)) render(); // the heatmaps' rows change, not the run
+  else select();
 }
 
 // The values at (layer, t, unit) as DOM nodes: written as text, never as markup.
@@ -312,7 +343,36 @@ function click(l, t, u, { keep = false } = {}) {
   state = { ...state, layer: same ? null : l, t: same ? null : t, unit: same ? null : u };
   writeUrl(state, { push: false });
   els.shared.textContent = "";
-  render();
+  select();
+}
+
+// Arrow keys move the pinned cell (←/→ a step, ↑/↓ a unit), Home/End go to the first and last
+// step, Escape unpins; not while typing in a field.
+const MOVES = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
+
+function onKey(event) {
+  if (!data || event.altKey || event.ctrlKey || event.metaKey) return;
+  if (event.target.closest?.("input, textarea, select, [contenteditable]")) return;
+  const T = data.tokens.length;
+  const H = data.hidden_size;
+  const l = Math.min(state.layer ?? 0, data.layers.length - 1);
+  const pinned = state.t !== null && state.unit !== null;
+  let t = pinned ? state.t : 0;
+  let u = pinned ? state.unit : 0;
+  if (event.key === "Escape" && pinned) {
+    click(l, state.t, state.unit);
+  } else if (event.key in MOVES) {
+    if (pinned) {
+      t = Math.max(0, Math.min(T - 1, t + MOVES[event.key][0]));
+      u = Math.max(0, Math.min(H - 1, u + MOVES[event.key][1]));
+    }
+    click(l, t, u, { keep: true });
+  } else if (event.key === "Home" || event.key === "End") {
+    click(l, event.key === "Home" ? 0 : T - 1, u, { keep: true });
+  } else {
+    return;
+  }
+  event.preventDefault();
 }
 
 const FRESH = { pin: null, text: null, inputs: null, layer: null, t: null, unit: null };
@@ -367,6 +427,7 @@ async function start() {
   });
   window.addEventListener("popstate", () => apply(currentState()));
   window.addEventListener("resize", () => panels.forEach((p) => p.labelSteps()));
+  document.addEventListener("keydown", onKey);
   try {
     for (const info of await listModels()) models.set(info.id, info);
   } catch (err) {

@@ -16,6 +16,14 @@ export const PROPS = [
   { key: "t", type: int },
   { key: "unit", type: int },
   { key: "view", type: str }, // the explanation view shown under the heatmaps (static/views)
+  { key: "gate", type: str }, // step view: the gate its bars and curve show (f, i, g, o; absent: f)
+  { key: "from", type: int }, // memory view: the step s whose cell state is followed
+  { key: "spans", type: str }, // memory view: the span list's order ("short", "long"; absent: by unit)
+  { key: "x", type: str }, // what-ifs applied to the run, as static/interventions.js writes them
+  { key: "span", type: str }, // find view: the steps selected, "a-b" inclusive
+  { key: "by", type: str }, // find view: the array ranked (f, i, g, o, c, h; absent: h)
+  { key: "sort", type: str }, // find view: the heatmaps' row order ("rank", "forget", "variance"; absent: by unit)
+  { key: "top", type: int }, // find view: the heatmaps show only the first k rows of that order
 ];
 
 export function readUrl(search = window.location.search) {

@@ -81,3 +81,14 @@ def test_an_unknown_link_gets_a_page_that_leads_home(page: Page, live_server: st
     page.wait_for_function("Number(document.body.dataset.settled ?? 0) >= 1")
     assert page.input_value("#model") == "counter"
     shoot(page, "missing-link")
+
+
+def test_a_view_and_its_what_ifs_are_shared_too(page: Page, live_server: str) -> None:
+    open_page(page, "model=counter&text=" + quote("a cat. a banana.") + "&view=memory&from=2&x=f1")
+    link = share(page)
+    state = httpx.get(f"{live_server}/api/links/{link.rsplit('/', 1)[1]}").json()["state"]
+    assert (state["view"], state["from"], state["x"]) == ("memory", 2, "f1")
+    page.goto(link)
+    page.wait_for_function("Number(document.body.dataset.settled ?? 0) >= 1")
+    assert page.get_attribute("#tab-memory", "aria-selected") == "true"
+    assert page.locator("#what-if-banner").is_visible()
