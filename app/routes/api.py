@@ -20,21 +20,17 @@ from app.schemas import (
     StepRequest,
     StepResponse,
 )
+from app.settings import Settings
+from app.store import Store
 
 router = APIRouter()
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 REFUSALS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "unknown model"},
     413: {"model": ErrorOut, "description": "request body too large"},
     422: {"model": ErrorOut, "description": "bad input: the message says what and where"},
-}
-# /api/run reads its body itself (off the event loop), so its schema is declared here.
-RUN_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RunRequest"}}},
-    }
 }
 
 
@@ -63,34 +59,30 @@ async def model(model_id: str, request: Request) -> JSON:
     return await computed(request, lambda: JSON(run.model_info(run.find_model(model_id, settings, models))))
 
 
-@router.post("/api/run", response_model=RunResponse, responses=REFUSALS, openapi_extra=RUN_BODY)
+def body_of(schema: str) -> dict[str, Any]:
+    """OpenAPI for a JSON body a route reads itself (off the event loop): its schema by name."""
+    return {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}}
+
+
+async def answered(request: Request, schema: type[M], answer: Callable[[M, Settings, Store], Any]) -> JSON:
+    """Read the body into its schema and compute the answer, in a worker thread, in a compute slot."""
+    raw = await request.body()
+    settings, models = request.app.state.settings, request.app.state.store
+    return await computed(request, lambda: JSON(answer(body.parse(raw, schema), settings, models)))
+
+
+@router.post("/api/run", response_model=RunResponse, responses=REFUSALS, openapi_extra=body_of("RunRequest"))
 async def run_model(request: Request) -> JSON:
     """Run an LSTM over a sequence and answer every gate, cell and hidden state, per layer, as T×H."""
-    raw = await request.body()
-    settings = request.app.state.settings
-    models = request.app.state.store
-    return await computed(
-        request, lambda: JSON(run.execute(body.parse(raw, RunRequest), settings, models))
-    )
+    return await answered(request, RunRequest, run.execute)
 
 
-STEP_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StepRequest"}}},
-    }
-}
-
-
-@router.post("/api/step", response_model=StepResponse, responses=REFUSALS, openapi_extra=STEP_BODY)
+@router.post("/api/step", response_model=StepResponse, responses=REFUSALS,
+             openapi_extra=body_of("StepRequest"))
 async def explain_step(request: Request) -> JSON:
     """One step of a run, explained: each gate's parts and value per unit, and the cell update."""
-    raw = await request.body()
-    settings = request.app.state.settings
-    models = request.app.state.store
-    return await computed(
-        request, lambda: JSON(step.explain_step(body.parse(raw, StepRequest), settings, models))
-    )
+    return await answered(request, StepRequest, step.explain_step)
 
 
 def document_bodies(app: FastAPI, *bodies: type[BaseModel]) -> None:
