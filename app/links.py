@@ -56,6 +56,11 @@ class LinkState(BaseModel):
     by: Literal["i", "f", "g", "o", "c", "h"] | None = Field(None, description="find view: the array ranked")
     sort: str | None = Field(None, pattern=r"^[a-z]{1,20}$", description="find view: the rows' order")
     top: int | None = Field(None, ge=1, le=1_000_000, description="find view: rows shown")
+    model2: str | None = Field(None, max_length=200, description="compare view: B's model (absent: A's)")
+    text2: str | None = Field(None, description="compare view: B's sequence, as typed (absent: A's)")
+    x2: str | None = Field(None, description="compare view: B's what-ifs, in the encoding of x")
+    gate2: Literal["i", "f", "g", "o", "c", "h"] | None = Field(
+        None, description="compare view: the array drawn for A and B")
 
 
 # The page's encoding of interventions (static/interventions.js), read the same way, with the same words.
@@ -153,6 +158,10 @@ def create(state: LinkState, s: Settings, store: Store) -> dict[str, Any]:
     if m.vocab is None and state.text is not None:
         raise ApiError(422, f"model {m.id!r} reads numbers: give 'inputs', not 'text'", ["text"])
     req = run_request(state.model_dump(), m)
+    try:  # B's what-ifs (compare view) read as x does
+        parse_interventions(state.x2)
+    except ApiError as e:
+        raise ApiError(422, "x2" + e.message.removeprefix("x"), ["x2"]) from None
     p = run.prepare(req, s, store)  # whatever a run would refuse
     try:  # and what-ifs at a step, unit or layer the run does not have
         ivs = [lstm.Intervention(**iv.model_dump()) for iv in req.interventions]

@@ -24,6 +24,10 @@ export const PROPS = [
   { key: "by", type: str }, // find view: the array ranked (f, i, g, o, c, h; absent: h)
   { key: "sort", type: str }, // find view: the heatmaps' row order ("rank", "forget", "variance"; absent: by unit)
   { key: "top", type: int }, // find view: the heatmaps show only the first k rows of that order
+  { key: "model2", type: str }, // compare view: B's model (absent: A's)
+  { key: "text2", type: str }, // compare view: B's sequence, as typed (absent: A's)
+  { key: "x2", type: str }, // compare view: B's what-ifs, in the encoding of x
+  { key: "gate2", type: str }, // compare view: the array drawn for A and B (f, i, g, o, c, h; absent: f)
 ];
 
 export function readUrl(search = window.location.search) {

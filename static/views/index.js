@@ -6,6 +6,7 @@
 //   render(container, ctx)  draws the view from ctx (see main.js, viewContext)
 // Views draw what the API computed; they hold no LSTM math.
 
+import { compare } from "./compare.js";
 import { find } from "./find.js";
 import { memory } from "./memory.js";
 import { step } from "./step.js";
@@ -13,4 +14,4 @@ import { unit } from "./unit.js";
 import { update } from "./update.js";
 import { whatif } from "./whatif.js";
 
-export const VIEWS = [step, update, memory, unit, whatif, find];
+export const VIEWS = [step, update, memory, unit, whatif, find, compare];
