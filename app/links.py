@@ -17,9 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app import lstm, pins, run, zoo
 from app.errors import ApiError
-from app.schemas import GATE_NAMES, GATE_RANGES, MAX_BIAS_ADD, MAX_INTERVENTIONS, InterventionIn, RunRequest
+from app.schemas import RunRequest
 from app.settings import Settings
 from app.store import Store
+from app.whatifs import parse_interventions
 
 LINK_ID = re.compile(r"[a-z2-7]{12}")
 Index = Field(None, ge=0, le=1_000_000)
@@ -61,50 +62,6 @@ class LinkState(BaseModel):
     x2: str | None = Field(None, description="compare view: B's what-ifs, in the encoding of x")
     gate2: Literal["i", "f", "g", "o", "c", "h"] | None = Field(
         None, description="compare view: the array drawn for A and B")
-
-
-# The page's encoding of interventions (static/interventions.js), read the same way, with the same words.
-WHAT_IF = re.compile(
-    r"([ifgo])(b?)(-?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:e-?[0-9]+)?)"
-    r"(?:t([0-9]{1,6}))?(?:u([0-9]{1,6}))?(?:l([0-9]{1,6}))?"
-)
-GRAMMAR = (
-    "write a gate (i, f, g or o), then a value it is set to (f1: f ≡ 1) or \"b\" and a shift of its "
-    "pre-activation (fb1: f's bias + 1), then optionally t<step>, u<unit>, l<layer> (f0.2t5u3l0); "
-    "join several with \"_\""
-)
-
-
-def parse_interventions(text: str | None) -> list[InterventionIn]:
-    """"f1_fb1" -> the interventions POST /api/run takes; "" or None -> []. Refuses what the page
-    would refuse, with a 422 that names the key x."""
-    if not text:
-        return []
-    items = text.split("_")
-    if len(items) > MAX_INTERVENTIONS:
-        raise ApiError(422, f"x: {len(items)} what-ifs; at most {MAX_INTERVENTIONS}", ["x"])
-    out = []
-    for n, item in enumerate(items):
-        m = WHAT_IF.fullmatch(item)
-        if m is None:
-            raise ApiError(422, f'x: what-if {n + 1}, "{item}", cannot be read: {GRAMMAR}', ["x"])
-        gate, bias, number, t, unit, layer = m.groups()
-        v = float(number)
-        if bias:
-            if not abs(v) <= MAX_BIAS_ADD:
-                raise ApiError(422, f'x: "{item}": a shift of the pre-activation lies within '
-                               f"±{MAX_BIAS_ADD:g}; {number} is outside it", ["x"])
-        else:
-            low, high = GATE_RANGES[gate]
-            if not low <= v <= high:
-                raise ApiError(422, f'x: "{item}": the {GATE_NAMES[gate]} takes values in '
-                               f"[{low:g}, {high:g}]; {number} is outside it", ["x"])
-        out.append(InterventionIn(
-            gate=gate, value=None if bias else v, bias_add=v if bias else None,
-            t=None if t is None else int(t), unit=None if unit is None else int(unit),
-            layer=None if layer is None else int(layer),
-        ))
-    return out
 
 
 DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?", re.I)  # no hex, no "Infinity"

@@ -226,7 +226,7 @@ def test_a_link_with_the_forget_gate_off_previews_and_resolves_the_intervened_ru
 
 
 def test_what_ifs_read_as_the_page_writes_them():
-    from app.links import parse_interventions
+    from app.whatifs import parse_interventions
 
     read = parse_interventions("f1_fb-0.5_g-1t3_f0.25t5u3l0_o.5u1")
     got = [iv.model_dump(exclude_none=True) for iv in read]

@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from app.errors import ApiError
-from app.links import parse_interventions
+from app.whatifs import parse_interventions
 from tests.browser.conftest import shoot
 from tests.browser.test_page import all_pixels, api_run, open_page, pixel, query_of, runs, wait_next_run
 

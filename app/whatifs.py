@@ -1,0 +1,55 @@
+"""The page's encoding of what-ifs in its URL (the keys x and x2, written by
+static/interventions.js): "f1" (f ≡ 1), "f0", "fb1" (f's bias + 1), "f0.2t5u3l0" (f = 0.2 at step
+5, unit 3, layer 0), several joined by "_"; read here into the interventions POST /api/run takes,
+refused with the same words as the page refuses them."""
+
+from __future__ import annotations
+
+import re
+
+from app.errors import ApiError
+from app.schemas import GATE_NAMES, GATE_RANGES, MAX_BIAS_ADD, MAX_INTERVENTIONS, InterventionIn
+
+WHAT_IF = re.compile(
+    r"([ifgo])(b?)(-?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:e-?[0-9]+)?)"
+    r"(?:t([0-9]{1,6}))?(?:u([0-9]{1,6}))?(?:l([0-9]{1,6}))?"
+)
+GRAMMAR = (
+    "write a gate (i, f, g or o), then a value it is set to (f1: f ≡ 1) or \"b\" and a shift of its "
+    "pre-activation (fb1: f's bias + 1), then optionally t<step>, u<unit>, l<layer> (f0.2t5u3l0); "
+    "join several with \"_\""
+)
+
+
+def parse_interventions(text: str | None) -> list[InterventionIn]:
+    """"f1_fb1" -> the interventions POST /api/run takes; "" or None -> []. Refuses what the page
+    would refuse, with a 422 that names the key x."""
+    if not text:
+        return []
+    items = text.split("_")
+    if len(items) > MAX_INTERVENTIONS:
+        raise ApiError(422, f"x: {len(items)} what-ifs; at most {MAX_INTERVENTIONS}", ["x"])
+    out = []
+    for n, item in enumerate(items):
+        m = WHAT_IF.fullmatch(item)
+        if m is None:
+            raise ApiError(422, f'x: what-if {n + 1}, "{item}", cannot be read: {GRAMMAR}', ["x"])
+        gate, bias, number, t, unit, layer = m.groups()
+        v = float(number)
+        if bias:
+            if not abs(v) <= MAX_BIAS_ADD:
+                raise ApiError(422, f'x: "{item}": a shift of the pre-activation lies within '
+                               f"±{MAX_BIAS_ADD:g}; {number} is outside it", ["x"])
+        else:
+            low, high = GATE_RANGES[gate]
+            if not low <= v <= high:
+                raise ApiError(422, f'x: "{item}": the {GATE_NAMES[gate]} takes values in '
+                               f"[{low:g}, {high:g}]; {number} is outside it", ["x"])
+        out.append(InterventionIn(
+            gate=gate, value=None if bias else v, bias_add=v if bias else None,
+            t=None if t is None else int(t), unit=None if unit is None else int(unit),
+            layer=None if layer is None else int(layer),
+        ))
+    return out
+
+
