@@ -212,6 +212,7 @@ function render() {
   els.heatmaps.replaceChildren();
   panels = [];
   const orders = rowOrders(data, state); // the rows' order per layer (views/find.js), or null
+  rows = orders;
   layers.forEach((layer, l) => {
     const section = document.createElement("section");
     section.className = "layer";
@@ -252,6 +253,7 @@ function select() {
   renderViews(pinned ? { layer: pinLayer, t: state.t, unit: state.unit } : null);
 }
 
+let rows = null; // the heatmaps' row order per layer when the Find view sorts or cuts them
 let keyboardAt = null; // the id of the view's element that had the keyboard
 
 const activeView = () => VIEWS.find((v) => v.key === state?.view) ?? VIEWS[0];
@@ -362,9 +364,17 @@ function onKey(event) {
   if (event.key === "Escape" && pinned) {
     click(l, state.t, state.unit);
   } else if (event.key in MOVES) {
+    const order = rows?.[l]; // ↑/↓ follow the rows as drawn, sorted or cut
     if (pinned) {
       t = Math.max(0, Math.min(T - 1, t + MOVES[event.key][0]));
-      u = Math.max(0, Math.min(H - 1, u + MOVES[event.key][1]));
+      if (order) {
+        const row = order.indexOf(u);
+        u = order[row < 0 ? 0 : Math.max(0, Math.min(order.length - 1, row + MOVES[event.key][1]))];
+      } else {
+        u = Math.max(0, Math.min(H - 1, u + MOVES[event.key][1]));
+      }
+    } else if (order) {
+      u = order[0];
     }
     click(l, t, u, { keep: true });
   } else if (event.key === "Home" || event.key === "End") {

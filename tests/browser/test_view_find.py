@@ -342,3 +342,19 @@ def test_each_layer_is_sorted_by_its_own_numbers_and_the_list_follows_the_pinned
     assert [u for u, _ in listed(page)] == orders[1][:10]
     assert "(layer 1)" in page.locator(".find-explain").inner_text()
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_up_and_down_keys_follow_the_sorted_rows(page: Page) -> None:
+    open_page(page, f"model=reset-count&text={RESETS}&view=find&span=5-6&sort=rank&top=3&t=2&unit=4&layer=0")
+    order = highest_first(span_scores(np.array(reset_count(page)["h"]), 5, 6))
+    page.focus("#heatmaps")
+    page.keyboard.press("ArrowDown")  # unit 4 is cut from the rows: the pin goes to the first row
+    assert query_of(page)["unit"] == [str(order[0])]
+    page.keyboard.press("ArrowDown")
+    assert query_of(page)["unit"] == [str(order[1])]
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")  # the last row drawn stays the last
+    assert query_of(page)["unit"] == [str(order[2])]
+    page.keyboard.press("ArrowUp")
+    assert query_of(page)["unit"] == [str(order[1])]
+    assert query_of(page)["t"] == ["2"]
