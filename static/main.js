@@ -1,12 +1,14 @@
 // Wires the page: controls change the state, the state writes the URL and redraws.
 
-import { ApiError, createLink, getModel, listModels, run } from "./api.js";
+import { ApiError, getModel, listModels, run } from "./api.js";
 import { PANELS, SIZES } from "./config.js";
 import { csvFile, jsonFile, pngFile, save } from "./export.js";
 import { Panel, colourRange, showToken } from "./heatmap.js";
 import { parseSteps } from "./inputs.js";
 import { parseInterventions, showBanner } from "./interventions.js";
-import { LINK, PROPS, currentState, writeUrl } from "./state.js";
+import { cellAfterKey } from "./keys.js";
+import { share } from "./share.js";
+import { LINK, currentState, writeUrl } from "./state.js";
 import { wireUpload } from "./upload.js";
 import { VIEWS } from "./views/index.js";
 import { reorders, rowOrders } from "./views/find.js";
@@ -348,40 +350,17 @@ function click(l, t, u, { keep = false } = {}) {
   select();
 }
 
-// Arrow keys move the pinned cell (←/→ a step, ↑/↓ a unit), Home/End go to the first and last
-// step, Escape unpins; not while typing in a field.
-const MOVES = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
-
+// The keyboard on the heatmaps (static/keys.js says where a key goes); not while typing.
 function onKey(event) {
   if (!data || event.altKey || event.ctrlKey || event.metaKey) return;
   if (event.target.closest?.("input, textarea, select, [contenteditable]")) return;
   const T = data.tokens.length;
-  const H = data.hidden_size;
-  const l = Math.min(state.layer ?? 0, data.layers.length - 1);
-  const pinned = state.t !== null && state.unit !== null;
-  let t = pinned ? state.t : 0;
-  let u = pinned ? state.unit : 0;
-  if (event.key === "Escape" && pinned) {
-    click(l, state.t, state.unit);
-  } else if (event.key in MOVES) {
-    const order = rows?.[l]; // ↑/↓ follow the rows as drawn, sorted or cut
-    if (pinned) {
-      t = Math.max(0, Math.min(T - 1, t + MOVES[event.key][0]));
-      if (order) {
-        const row = order.indexOf(u);
-        u = order[row < 0 ? 0 : Math.max(0, Math.min(order.length - 1, row + MOVES[event.key][1]))];
-      } else {
-        u = Math.max(0, Math.min(H - 1, u + MOVES[event.key][1]));
-      }
-    } else if (order) {
-      u = order[0];
-    }
-    click(l, t, u, { keep: true });
-  } else if (event.key === "Home" || event.key === "End") {
-    click(l, event.key === "Home" ? 0 : T - 1, u, { keep: true });
-  } else {
-    return;
-  }
+  const layers = data.layers.length;
+  const order = rows?.[Math.min(state.layer ?? 0, layers - 1)] ?? null;
+  const next = cellAfterKey(event.key, { T, H: data.hidden_size, layers, state, order });
+  if (next === null) return;
+  if (next === "unpin") click(state.layer, state.t, state.unit);
+  else click(next.l, next.t, next.u, { keep: true });
   event.preventDefault();
 }
 
@@ -400,34 +379,11 @@ function onType() {
   }, SIZES.debounceMs);
 }
 
-// Store the view and offer its short link, which pins the model's weights as they are now.
-async function share() {
-  const view = {};
-  for (const { key } of PROPS) if (state[key] !== null && state[key] !== undefined) view[key] = state[key];
-  els.shared.textContent = "Making a short link…";
-  let url;
-  try {
-    url = new URL((await createLink(view)).url, window.location.origin).href;
-  } catch (err) {
-    els.shared.textContent = `No link was made: ${err.message}`;
-    return;
-  }
-  const anchor = document.createElement("a");
-  anchor.href = url;
-  anchor.textContent = url;
-  let copied = true;
-  try {
-    await navigator.clipboard.writeText(url);
-  } catch {
-    copied = false;
-  }
-  els.shared.replaceChildren(copied ? "Copied: " : "Your link: ", anchor);
-}
 
 async function start() {
   els.model.addEventListener("change", onModelChange);
   els.sequence.addEventListener("input", onType);
-  els.share.addEventListener("click", share);
+  els.share.addEventListener("click", () => share(state, els.shared));
   $("export-png").addEventListener("click", () => download(pngFile));
   $("export-csv").addEventListener("click", () => download(csvFile));
   $("export-json").addEventListener("click", () => download(jsonFile));
