@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app import preview, zoo
+from app import palette, preview, zoo
 from app.lstm import forward
 
 CONFIG_JS = Path(__file__).resolve().parent.parent / "static" / "config.js"
@@ -41,7 +41,7 @@ def js_panels() -> list[dict]:
     ]
 
 
-# heatmap.js, transcribed line by line: the expected colours come from here, not from app.preview.
+# heatmap.js, transcribed line by line: the expected colours come from here, not from app.palette.
 
 
 def js_round(x: float) -> int:
@@ -106,16 +106,16 @@ def counter_image(counter_layer) -> Image.Image:
 
 
 def test_colour_stops_equal_the_pages():
-    assert list(preview.VIRIDIS) == js_array("VIRIDIS")
-    assert list(preview.BLUE_RED) == js_array("BLUE_RED")
-    assert len(preview.VIRIDIS) == 11
+    assert list(palette.VIRIDIS) == js_array("VIRIDIS")
+    assert list(palette.BLUE_RED) == js_array("BLUE_RED")
+    assert len(palette.VIRIDIS) == 11
 
 
 def test_panels_follow_the_pages_order_names_scales_and_ranges():
     page = js_panels()
     assert [p["key"] for p in page] == ["f", "i", "g", "o", "c", "h"]
-    assert len(preview.PANELS) == len(page)
-    for ours, theirs in zip(preview.PANELS, page, strict=True):
+    assert len(palette.PANELS) == len(page)
+    for ours, theirs in zip(palette.PANELS, page, strict=True):
         assert (ours.key, ours.name, ours.scale) == (theirs["key"], theirs["name"], theirs["scale"])
         assert ours.range == (None if theirs["range"] == "symmetric" else tuple(theirs["range"]))
         words = None if theirs["legend"] is None else tuple(w.replace("−", "-") for w in theirs["legend"])
@@ -126,20 +126,20 @@ def test_lookup_tables_match_the_pages_interpolation():
     for scale, name in (("sequential", "VIRIDIS"), ("diverging", "BLUE_RED")):
         stops = js_array(name)
         for k in range(256):
-            assert tuple(preview.LUTS[scale][k]) == page_colour(stops, k / 255, 0.0, 1.0), (scale, k)
+            assert tuple(palette.LUTS[scale][k]) == page_colour(stops, k / 255, 0.0, 1.0), (scale, k)
 
 
 def test_halfway_values_round_up_as_javascript_does():
     values = np.array([0.5, 2.5, 4.5, 253.5, -3.0, 300.0])  # on [0, 255], the index is the value
-    got = [tuple(int(v) for v in rgb) for rgb in preview.colours(values, 0.0, 255.0, "sequential")]
+    got = [tuple(int(v) for v in rgb) for rgb in palette.colours(values, 0.0, 255.0, "sequential")]
     assert got == [page_colour(js_array("VIRIDIS"), v, 0.0, 255.0) for v in values]
-    assert got[1] == tuple(preview.LUTS["sequential"][3])  # 2.5 → 3, where round-half-even gives 2
+    assert got[1] == tuple(palette.LUTS["sequential"][3])  # 2.5 → 3, where round-half-even gives 2
 
 
 def test_cell_state_range_is_symmetric_and_at_least_one():
-    c_panel = next(p for p in preview.PANELS if p.key == "c")
-    assert preview.value_range(c_panel, np.array([[0.3, -0.2]])) == (-1.0, 1.0)
-    lo, hi = preview.value_range(c_panel, np.array([[2.0, -9.0]]))
+    c_panel = next(p for p in palette.PANELS if p.key == "c")
+    assert palette.value_range(c_panel, np.array([[0.3, -0.2]])) == (-1.0, 1.0)
+    lo, hi = palette.value_range(c_panel, np.array([[2.0, -9.0]]))
     assert (lo, hi) == (-9.0, 9.0)
     assert preview._to_precision3(9.0) == "9.00"  # the legend's words, as toPrecision(3) writes them
     assert preview._to_precision3(12.345) == "12.3"
