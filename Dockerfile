@@ -7,18 +7,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     GATESCOPE_DATA_DIR=/data
 
 WORKDIR /app
+# The dependencies first, in a layer of their own that a change to the code does not rebuild.
 COPY pyproject.toml README.md ./
-COPY app ./app
-# Installs the dependencies; the app itself runs from /app (--app-dir), beside static/ and templates/.
-RUN pip install --no-cache-dir . \
+RUN mkdir app && touch app/__init__.py \
+    && pip install --no-cache-dir . && pip uninstall -y gatescope \
     && useradd --create-home --uid 10001 gatescope \
     && mkdir -p /data && chown gatescope /data
-COPY static ./static
-COPY templates ./templates
+# Then the package, with its page (app/static, app/templates) and trained models inside it.
+COPY app ./app
+RUN pip install --no-cache-dir --no-deps .
 
 USER gatescope
 VOLUME ["/data"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s \
     CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"
-CMD ["uvicorn", "app.main:app", "--app-dir", "/app", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000"]

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-from app.lstm import forward, init_weights
+from app.engine.lstm import forward, init_weights
 from benchmarks._common import header, interleaved, median_ms, write
 
 SIZES = [(16, 8, 16), (64, 32, 64), (256, 64, 128), (1024, 64, 256)]  # (T, I, H)

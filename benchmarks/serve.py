@@ -47,11 +47,11 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from app.encode import JSON
-from app.lstm import init_weights
-from app.run import execute
-from app.schemas import RunRequest
-from app.settings import Settings, get_settings
+from app.engine.lstm import init_weights
+from app.service.requests import RunRequest
+from app.service.run import execute
+from app.web.encode import JSON
+from app.web.settings import Settings, get_settings
 from benchmarks._common import header, interleaved, median_ms, write
 
 ROOT = Path(__file__).resolve().parents[1]

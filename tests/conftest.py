@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from app.main import create_app
-from app.settings import Settings
+from app.web.app import create_app
+from app.web.settings import Settings
 from tests.servers import Postgres
 
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from app import zoo
-from app.lstm import forward
+from app.engine.lstm import forward
+from app.models import zoo
 
 JSON_HEADERS = {"content-type": "application/json"}
 
@@ -741,7 +741,7 @@ def test_an_unexpected_failure_is_answered_as_json_and_logged(client, monkeypatc
     def broken(req, settings, models):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr("app.run.execute", broken)
+    monkeypatch.setattr("app.service.run.execute", broken)
     r = post(client, {"model": "counter", "text": "a"})
     assert r.status_code == 500
     assert r.json() == {"error": "an internal error occurred; it has been logged", "loc": []}

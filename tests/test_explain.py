@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from app import explain, lstm, zoo
+from app.engine import explain, lstm
+from app.models import zoo
 
 
 def trace_of(model_id: str, text: str, c0: np.ndarray | None = None) -> lstm.LayerTrace:

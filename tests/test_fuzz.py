@@ -10,8 +10,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from app.main import create_app
-from app.settings import Settings
+from app.web.app import create_app
+from app.web.settings import Settings
 
 schema = schemathesis.openapi.from_asgi(
     "/openapi.json", create_app(Settings(data_dir=Path(tempfile.mkdtemp(prefix="gatescope-fuzz-"))))

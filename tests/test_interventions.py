@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from app import zoo
-from app.lstm import Intervention, InterventionError, forward
+from app.engine.lstm import Intervention, InterventionError, forward
+from app.models import zoo
 from tests.test_lstm import assert_equals_torch, torch_model, torch_trace
 
 NAMES = ("i", "f", "g", "o", "c", "h")

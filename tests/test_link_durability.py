@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.store import Store
+from app.service.store import Store
 from tests.servers import start_uvicorn, stop
 
 CLIENTS = 8

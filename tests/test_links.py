@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from app import zoo
+from app.models import zoo
 
 Client = Callable[..., TestClient]
 
@@ -171,7 +171,8 @@ def test_a_link_made_on_one_instance_resolves_on_another(two_apps):
 
 
 def test_the_preview_image_is_drawn_from_the_pinned_weights_and_kept(links_client, monkeypatch):
-    from app import lstm, preview
+    from app.engine import lstm
+    from app.service import preview
 
     text = "aab. ab"
     link = create(links_client, {"model": "counter", "text": text, "t": 3, "unit": 0, "layer": 0})
@@ -206,7 +207,8 @@ def test_a_vector_models_link_keeps_its_numbers_as_typed_and_previews(links_clie
 # What-ifs (interventions) travel in the link under x, in the page's encoding (static/interventions.js).
 
 def test_a_link_with_the_forget_gate_off_previews_and_resolves_the_intervened_run(links_client):
-    from app import lstm, preview
+    from app.engine import lstm
+    from app.service import preview
 
     text = "a cat. a banana. " * 3
     link = create(links_client, {"model": "counter", "text": text, "x": "f1"})
@@ -226,7 +228,7 @@ def test_a_link_with_the_forget_gate_off_previews_and_resolves_the_intervened_ru
 
 
 def test_what_ifs_read_as_the_page_writes_them():
-    from app.whatifs import parse_interventions
+    from app.service.whatifs import parse_interventions
 
     read = parse_interventions("f1_fb-0.5_g-1t3_f0.25t5u3l0_o.5u1")
     got = [iv.model_dump(exclude_none=True) for iv in read]
@@ -270,9 +272,9 @@ def test_a_link_keeps_every_key_the_page_writes_to_its_url():
     """static/state.js's PROPS are the page's URL keys: a share link must take each of them."""
     from pathlib import Path
 
-    from app.links import LinkState
+    from app.service.links import LinkState
 
-    js = (Path(__file__).resolve().parents[1] / "static" / "state.js").read_text()
+    js = (Path(__file__).resolve().parents[1] / "app" / "static" / "state.js").read_text()
     page_keys = set(re.findall(r'\{ key: "(\w+)"', js))
     link_keys = {f.alias or name for name, f in LinkState.model_fields.items()}
     assert page_keys == link_keys

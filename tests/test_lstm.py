@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from app.lstm import GATES, Shape, WeightError, forward, init_weights, keras_to_torch, shape_of
+from app.engine.lstm import GATES, Shape, WeightError, forward, init_weights, keras_to_torch, shape_of
 
 TOL = 1e-9  # the design's promise: equal to torch.nn.LSTM in float64 to 1e-9
 

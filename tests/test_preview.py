@@ -14,10 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app import palette, preview, zoo
-from app.lstm import forward
+from app.engine.lstm import forward
+from app.models import zoo
+from app.service import palette, preview
 
-CONFIG_JS = Path(__file__).resolve().parent.parent / "static" / "config.js"
+CONFIG_JS = Path(__file__).resolve().parent.parent / "app" / "static" / "config.js"
 COUNTER_TEXT = "a banana. an apple. aardvark"
 
 
@@ -295,7 +296,7 @@ def test_malformed_layers_are_refused(change, message, counter_layer):
 
 def test_the_module_stays_off_the_web_framework():
     code = (
-        "import sys, app.preview; "
+        "import sys, app.service.preview; "
         "print([m for m in sys.modules if m.split('.')[0] in ('fastapi', 'starlette')])"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

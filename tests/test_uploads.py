@@ -212,7 +212,7 @@ def test_uploads_over_the_hidden_limit_are_refused(make_client):
 
 def test_the_parity_badge_bounds_what_the_tests_measure(client):
     """The badge promises a bound per format; measure the largest difference over many models."""
-    from app.upload import PARITY
+    from app.models.upload import PARITY
 
     rng = np.random.default_rng(8)
     worst = {"PyTorch": 0.0, "Keras": 0.0}

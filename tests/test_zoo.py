@@ -7,8 +7,8 @@ import string
 import numpy as np
 import pytest
 
-from app import zoo
-from app.lstm import forward, shape_of
+from app.engine.lstm import forward, shape_of
+from app.models import zoo
 
 
 def one_hot(text: str, vocab: str) -> np.ndarray:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.lstm import LayerTrace, forward, shape_of
+from app.engine.lstm import LayerTrace, forward, shape_of
 
 HEAD_WEIGHT = "head.weight"  # (K, H): read-out of the top layer's h into K classes
 HEAD_BIAS = "head.bias"  # (K,)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.lstm import init_weights
+from app.engine.lstm import init_weights
 from app.train.adam import Adam, clip_by_norm
 from app.train.bptt import HEAD_BIAS, HEAD_WEIGHT, loss_and_grads
 from app.train.tasks import Task

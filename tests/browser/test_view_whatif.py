@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page
 
-from app.errors import ApiError
-from app.whatifs import parse_interventions
+from app.refusal import Invalid
+from app.service.whatifs import parse_interventions
 from tests.browser.conftest import shoot
 from tests.browser.test_page import all_pixels, api_run, open_page, pixel, query_of, runs, wait_next_run
 
@@ -200,7 +200,7 @@ def test_the_encoding_round_trips_and_reads_as_the_server_reads_it(page: Page) -
         if s == "":
             assert read == {"ok": []}
             continue
-        with pytest.raises(ApiError) as refused:
+        with pytest.raises(Invalid) as refused:
             parse_interventions(s)
         assert read == {"error": refused.value.message}, s  # the same words in the page and the API
     assert js["lists"] == [

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from app.lstm import init_weights
+from app.engine.lstm import init_weights
 from app.train.bptt import HEAD_BIAS, HEAD_WEIGHT, logits, loss_and_grads
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
+from app.models.zoo import ASCII_VOCAB, TRAINED_DIR
 from app.train import pychars
 from app.train.cli import main
-from app.zoo import ASCII_VOCAB, TRAINED_DIR
 
 #         0         1         2         3
 #         0123456789012345678901234567890 1

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
+from app.models.zoo import TRAINED_DIR
 from app.train.bptt import logits
 from app.train.cli import main
 from app.train.loop import evaluate
 from app.train.tasks import TASKS, count_since_reset
-from app.zoo import TRAINED_DIR
 
 CARDS = sorted(TRAINED_DIR.glob("*.json"))
 TOY_CARDS = [p for p in CARDS if p.stem in TASKS]  # the language model's own: test_pychars.py

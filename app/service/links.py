@@ -15,12 +15,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app import lstm, pins, run, zoo
-from app.errors import ApiError
-from app.schemas import RunRequest
-from app.settings import Settings
-from app.store import Store
-from app.whatifs import parse_interventions
+from app.engine import lstm
+from app.models import zoo
+from app.refusal import Conflict, Invalid, NotFound, Refusal, TooLarge
+from app.service import pins, preview, run
+from app.service.limits import Limits
+from app.service.requests import RunRequest
+from app.service.store import Store
+from app.service.whatifs import parse_interventions
 
 LINK_ID = re.compile(r"[a-z2-7]{12}")
 Index = Field(None, ge=0, le=1_000_000)
@@ -77,7 +79,7 @@ def parse_inputs(typed: str, size: int) -> list[list[float]]:
     for t, step in enumerate(steps):
         for word in step:
             if not DECIMAL.fullmatch(word):
-                raise ApiError(422, f'step {t}: "{word}" is not a number', ["inputs"])
+                raise Invalid(f'step {t}: "{word}" is not a number', ["inputs"])
     return [[float(w) for w in step] for step in steps]
 
 
@@ -99,45 +101,78 @@ def link_id(state: dict[str, Any]) -> str:
     return base64.b32encode(digest).decode()[:12].lower()
 
 
-def check_size(raw: bytes, s: Settings) -> None:
+def check_size(raw: bytes, s: Limits) -> None:
     if len(raw) > s.max_link_bytes:
-        raise ApiError(
-            413, f"the link's state is {len(raw)} bytes; the limit is {s.max_link_bytes} "
+        raise TooLarge(f"the link's state is {len(raw)} bytes; the limit is {s.max_link_bytes} "
             "(GATESCOPE_MAX_LINK_BYTES)", [], limit=s.max_link_bytes,
         )
 
 
-def create(state: LinkState, s: Settings, store: Store) -> dict[str, Any]:
+def create(state: LinkState, s: Limits, store: Store) -> dict[str, Any]:
     """Check the state as a run would, pin its model, store it: {id, url, created, state}."""
     m = run.find_model(state.model, s, store, state.pin)
     if m.vocab is not None and state.inputs is not None:
-        raise ApiError(422, f"model {m.id!r} reads text: give 'text', not 'inputs'", ["inputs"])
+        raise Invalid(f"model {m.id!r} reads text: give 'text', not 'inputs'", ["inputs"])
     if m.vocab is None and state.text is not None:
-        raise ApiError(422, f"model {m.id!r} reads numbers: give 'inputs', not 'text'", ["text"])
+        raise Invalid(f"model {m.id!r} reads numbers: give 'inputs', not 'text'", ["text"])
     req = run_request(state.model_dump(), m)
     try:  # B's what-ifs (compare view) read as x does
         parse_interventions(state.x2)
-    except ApiError as e:
-        raise ApiError(422, "x2" + e.message.removeprefix("x"), ["x2"]) from None
+    except Refusal as e:
+        raise Invalid("x2" + e.message.removeprefix("x"), ["x2"]) from None
     p = run.prepare(req, s, store)  # whatever a run would refuse
     try:  # and what-ifs at a step, unit or layer the run does not have
         ivs = [lstm.Intervention(**iv.model_dump()) for iv in req.interventions]
         lstm.check_interventions(ivs, p.x.shape[0], run.shape_of(p))
     except lstm.InterventionError as e:
-        raise ApiError(422, f"x: what-if {e.index + 1}: {e.reason}", ["x"]) from None
+        raise Invalid(f"x: what-if {e.index + 1}: {e.reason}", ["x"]) from None
     pinned = state.model_copy(update={"pin": state.pin or pins.keep(store, m)})
     kept = pinned.model_dump(exclude_none=True, by_alias=True)
     lid = link_id(kept)
     created = store.put_link(lid, kept)
     if not created and store.get_link(lid) != kept:  # 60 bits: never seen, but never overwrite
-        raise ApiError(409, f"link id {lid!r} is taken by another state", [])
+        raise Conflict(f"link id {lid!r} is taken by another state", [])
     return {"id": lid, "url": f"/l/{lid}", "created": created, "state": kept}
 
 
 def find(lid: str, store: Store) -> dict[str, Any]:
     if not LINK_ID.fullmatch(lid):
-        raise ApiError(404, f"no link {lid!r}: link ids are 12 characters, a–z and 2–7", ["id"])
+        raise NotFound(f"no link {lid!r}: link ids are 12 characters, a–z and 2–7", ["id"])
     state = store.get_link(lid)
     if state is None:
-        raise ApiError(404, f"no link {lid!r}", ["id"])
+        raise NotFound(f"no link {lid!r}", ["id"])
     return state
+
+
+def shown(state: dict[str, Any], s: Limits, store: Store) -> tuple[str, str]:
+    """The title and description a link preview shows (plain text: the template escapes it)."""
+    try:
+        title = run.find_model(state["model"], s, store, state.get("pin")).title
+    except Refusal:
+        title = state["model"]
+    sequence: str = state.get("text") or state.get("inputs") or ""
+    shown = sequence.replace("\n", " ⏎ ")
+    shown = shown if len(shown) <= 80 else shown[:79] + "…"
+    return (f"{title} — Gatescope",
+            f"“{shown}”: every gate of a real LSTM (forget, input, candidate, output, cell and hidden "
+            "state), step by step, as heatmaps.")
+
+
+def preview_png(link_id: str, s: Limits, store: Store) -> bytes:
+    """The link's preview image: drawn on the first request, then kept beside the link."""
+    state = find(link_id, store)
+    png = store.get_preview(link_id)
+    if png is not None:
+        return png
+    m = run.find_model(state["model"], s, store, state.get("pin"))
+    p, traces = run.compute(run_request(state, m), s, store)
+    trace = traces[min(state.get("layer") or 0, len(traces) - 1)]
+    T, H = trace.h.shape
+    t, unit = state.get("t"), state.get("unit")
+    pinned = (t, unit) if t is not None and unit is not None and t < T and unit < H else None
+    png = preview.render_preview(
+        m.title, state.get("text") or state.get("inputs") or "", p.tokens,
+        {k: getattr(trace, k) for k in "ifgoch"}, pinned,
+    )
+    store.put_preview(link_id, png)
+    return png

@@ -18,7 +18,7 @@ from functools import cache, lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from app.palette import PANELS, PanelSpec, colours, value_range
+from app.service.palette import PANELS, PanelSpec, colours, value_range
 
 WIDTH, HEIGHT = 1200, 630
 

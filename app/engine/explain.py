@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.lstm import LayerTrace
+from app.engine.lstm import LayerTrace
 
 FADED = 1 / np.e  # a memory counts as gone once less than this share of it survives
 

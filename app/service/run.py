@@ -8,12 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from app import explain, lstm, pins, upload, zoo
-from app.encode import array
-from app.errors import ApiError, where
-from app.schemas import MAX_ABS, RunRequest
-from app.settings import Settings
-from app.store import Store
+from app.engine import explain, lstm
+from app.models import upload, zoo
+from app.refusal import Invalid, NotFound, Refusal, where
+from app.service import limits, pins
+from app.service.limits import Limits
+from app.service.requests import MAX_ABS, RunRequest
+from app.service.store import Store
 
 
 @dataclass(frozen=True)
@@ -43,17 +44,17 @@ def model_info(m: zoo.Model) -> dict[str, Any]:
     }
 
 
-def find_model(model_id: str, s: Settings, models: Store | None = None, pin: str | None = None) -> zoo.Model:
+def find_model(model_id: str, s: Limits, models: Store | None = None, pin: str | None = None) -> zoo.Model:
     """The model `model_id`, or with a pin, the version of it that the pin names (see app.pins)."""
     if pin is not None and models is not None:
         try:
             current: zoo.Model | None = find_model(model_id, s, models)
-        except ApiError:
+        except Refusal:
             current = None  # the model is gone, or has become too large: its pinned copy may be kept
         return pins.pinned(models, current, model_id, pin)
     shape = zoo.random_shape(model_id)
     if shape is not None:
-        check_size(shape[0], shape[1], s, ["model"])
+        limits.check_size(shape[0], shape[1], s, ["model"])
     try:
         if model_id.startswith("up-") and models is not None:
             stored = models.get_model(model_id)
@@ -61,63 +62,33 @@ def find_model(model_id: str, s: Settings, models: Store | None = None, pin: str
                 return upload.as_model(stored.id, stored.info, stored.weights)
         return zoo.get(model_id)
     except KeyError:
-        raise ApiError(
-            404, f"no model {model_id!r}; known models: {', '.join(zoo.known_ids())}",
+        raise NotFound(f"no model {model_id!r}; known models: {', '.join(zoo.known_ids())}",
             ["model"], known=zoo.known_ids(),
         ) from None
 
 
-def prepare(req: RunRequest, s: Settings, models: Store | None = None) -> Prepared:
+def prepare(req: RunRequest, s: Limits, models: Store | None = None) -> Prepared:
     if (req.model is None) == (req.weights is None):
-        raise ApiError(422, "give either 'model' (an id from /api/models) or inline 'weights'", [])
+        raise Invalid("give either 'model' (an id from /api/models) or inline 'weights'", [])
     if req.weights is not None:
         if req.text is not None:
-            raise ApiError(422, "inline weights take 'inputs' (numbers per step), not 'text'", ["text"])
+            raise Invalid("inline weights take 'inputs' (numbers per step), not 'text'", ["text"])
         if req.pin is not None:
-            raise ApiError(422, "'pin' names a version of a model: give it with 'model'", ["pin"])
+            raise Invalid("'pin' names a version of a model: give it with 'model'", ["pin"])
         weights = _weights(req.weights, s)
         return Prepared(None, weights, _vectors(req.inputs, weights["weight_ih_l0"].shape[1], s), [])
     assert req.model is not None
     m = find_model(req.model, s, models, req.pin)
     if m.vocab is not None:
         if req.inputs is not None or req.text is None:
-            raise ApiError(422, f"model {m.id!r} reads text: send 'text', not 'inputs'", ["text"])
+            raise Invalid(f"model {m.id!r} reads text: send 'text', not 'inputs'", ["text"])
         x, tokens = encode_text(req.text, m, s)
         return Prepared(m.id, m.weights, x, tokens, m.gate_activation)
     if req.text is not None:
-        raise ApiError(
-            422, f"model {m.id!r} reads {m.input_size} number(s) per step: send 'inputs', not 'text'",
+        raise Invalid(f"model {m.id!r} reads {m.input_size} number(s) per step: send 'inputs', not 'text'",
             ["inputs"],
         )
     return Prepared(m.id, m.weights, _vectors(req.inputs, m.input_size, s), [], m.gate_activation)
-
-
-def _check_steps(T: int, s: Settings, loc: list[str | int]) -> None:
-    if T == 0:
-        raise ApiError(422, "the sequence is empty: give at least one step", loc)
-    if T > s.max_steps:
-        raise ApiError(
-            422, f"the sequence has {T} steps; the limit is {s.max_steps} (GATESCOPE_MAX_STEPS)", loc,
-            limit=s.max_steps,
-        )
-
-
-def check_size(H: int, layers: int, s: Settings, loc: list[str | int], input_size: int = 0) -> None:
-    if input_size > s.max_input_size:
-        raise ApiError(
-            422, f"input size {input_size} exceeds the limit of {s.max_input_size} "
-            "(GATESCOPE_MAX_INPUT_SIZE)", [*loc, "weight_ih_l0"], limit=s.max_input_size,
-        )
-    if H > s.max_hidden:
-        raise ApiError(
-            422, f"hidden size {H} exceeds the limit of {s.max_hidden} (GATESCOPE_MAX_HIDDEN)", loc,
-            limit=s.max_hidden,
-        )
-    if layers > s.max_layers:
-        raise ApiError(
-            422, f"{layers} layers exceed the limit of {s.max_layers} (GATESCOPE_MAX_LAYERS)", loc,
-            limit=s.max_layers,
-        )
 
 
 def shape_of(p: Prepared) -> lstm.Shape:
@@ -129,36 +100,15 @@ def shape_of(p: Prepared) -> lstm.Shape:
     )
 
 
-def check_values(p: Prepared, req: RunRequest, s: Settings) -> None:
-    shape = shape_of(p)
-    arrays = 6  # i f g o c h, then with parts input, recurrent and pre per gate, and the gates shifted
-    if "parts" in req.include:
-        arrays += 12 + len({iv.gate for iv in req.interventions if iv.bias_add is not None})
-    arrays += 2 * ("update" in req.include) + ("retention" in req.include)
-    per_value = 2 if req.precision == "float64" else 1
-    values = p.x.shape[0] * shape.hidden_size * shape.layers * arrays * per_value
-    if values > s.max_values:
-        raise ApiError(
-            422,
-            f"the answer would hold {values} numbers (steps {p.x.shape[0]} × hidden size "
-            f"{shape.hidden_size} × layers {shape.layers} × {arrays} arrays"
-            f"{' × 2 for float64' if per_value == 2 else ''}); the limit is {s.max_values} "
-            "(GATESCOPE_MAX_VALUES): send fewer steps, or fewer arrays",
-            [], limit=s.max_values,
-        )
-
-
-def encode_text(text: str, m: zoo.Model, s: Settings) -> tuple[np.ndarray, list[str]]:
+def encode_text(text: str, m: zoo.Model, s: Limits) -> tuple[np.ndarray, list[str]]:
     assert m.vocab is not None
-    _check_steps(len(text), s, ["text"])
+    limits.check_steps(len(text), s, ["text"])
     index = {ch: k for k, ch in enumerate(m.vocab)}
     cols = np.empty(len(text), dtype=np.intp)
     for t, ch in enumerate(text):
         k = index.get(ch)
         if k is None:
-            raise ApiError(
-                422,
-                f"character {ch!r} (U+{ord(ch):04X}) at position {t} is not in the vocabulary "
+            raise Invalid(f"character {ch!r} (U+{ord(ch):04X}) at position {t} is not in the vocabulary "
                 f"of model {m.id!r}",
                 ["text", t], character=ch, position=t, vocab=m.vocab,
             )
@@ -168,44 +118,41 @@ def encode_text(text: str, m: zoo.Model, s: Settings) -> tuple[np.ndarray, list[
     return x, list(text)
 
 
-def _vectors(inputs: list[list[float]] | None, size: int, s: Settings) -> np.ndarray:
+def _vectors(inputs: list[list[float]] | None, size: int, s: Limits) -> np.ndarray:
     if inputs is None:
-        raise ApiError(422, f"send 'inputs': a list of steps, each a list of {size} number(s)", ["inputs"])
-    _check_steps(len(inputs), s, ["inputs"])
+        raise Invalid(f"send 'inputs': a list of steps, each a list of {size} number(s)", ["inputs"])
+    limits.check_steps(len(inputs), s, ["inputs"])
     for t, step in enumerate(inputs):
         if len(step) != size:
-            raise ApiError(
-                422, f"inputs[{t}] has {len(step)} number(s); this model takes {size} per step",
+            raise Invalid(f"inputs[{t}] has {len(step)} number(s); this model takes {size} per step",
                 ["inputs", t],
             )
     return np.array(inputs, dtype=np.float64)
 
 
-def _weights(raw: dict[str, Any], s: Settings) -> dict[str, np.ndarray]:
+def _weights(raw: dict[str, Any], s: Limits) -> dict[str, np.ndarray]:
     weights = {}
     for name, value in raw.items():
         try:
             a = np.array(value, dtype=np.float64)
         except (ValueError, TypeError, OverflowError):
-            raise ApiError(
-                422, f"tensor {name!r} is not a rectangular array of numbers (ragged or non-numeric)",
+            raise Invalid(f"tensor {name!r} is not a rectangular array of numbers (ragged or non-numeric)",
                 ["weights", name],
             ) from None
         finite = a[np.isfinite(a)]  # NaN and infinity get the engine's own message
         if finite.size and np.abs(finite).max() > MAX_ABS:
-            raise ApiError(
-                422, f"tensor {name!r} holds a value beyond ±{MAX_ABS:,.0f}", ["weights", name],
+            raise Invalid(f"tensor {name!r} holds a value beyond ±{MAX_ABS:,.0f}", ["weights", name],
                 limit=MAX_ABS,
             )
         weights[name] = a
     first = weights.get("weight_ih_l0")
     if first is not None and first.ndim == 2:
         layers = sum(1 for n in weights if re.fullmatch(r"weight_ih_l\d+", n))
-        check_size(first.shape[0] // 4, layers, s, ["weights"], input_size=first.shape[1])
+        limits.check_size(first.shape[0] // 4, layers, s, ["weights"], input_size=first.shape[1])
     try:
         lstm.shape_of(weights)
     except lstm.WeightError as e:
-        raise ApiError(422, str(e), ["weights", e.name] if e.name else ["weights"]) from None
+        raise Invalid(str(e), ["weights", e.name] if e.name else ["weights"]) from None
     return weights
 
 
@@ -217,7 +164,7 @@ def tokens_for(x: np.ndarray) -> list[str]:
 
 
 def compute(
-    req: RunRequest, s: Settings, models: Store | None = None
+    req: RunRequest, s: Limits, models: Store | None = None
 ) -> tuple[Prepared, list[lstm.LayerTrace]]:
     """Check the request against every limit, then run the engine: every layer's trace."""
     p = prepare(req, s, models)
@@ -226,15 +173,15 @@ def compute(
         lstm.check_interventions(interventions, p.x.shape[0], shape_of(p))
     except lstm.InterventionError as e:
         loc: list[str | int] = ["interventions", e.index, *([e.field] if e.field else [])]
-        raise ApiError(422, f"{where(loc)}: {e.reason}", loc) from None
+        raise Invalid(f"{where(loc)}: {e.reason}", loc) from None
     if "retention" in req.include and req.retention_from >= p.x.shape[0]:
-        raise ApiError(422, f"retention_from {req.retention_from} is beyond the sequence's last step, "
+        raise Invalid(f"retention_from {req.retention_from} is beyond the sequence's last step, "
                        f"{p.x.shape[0] - 1}", ["retention_from"])
-    check_values(p, req, s)
+    limits.check_values(p.x.shape[0], shape_of(p), req, s)
     return p, lstm.forward(p.weights, p.x, gate_activation=p.gate_activation, interventions=interventions)
 
 
-def execute(req: RunRequest, s: Settings, models: Store | None = None) -> dict[str, Any]:
+def execute(req: RunRequest, s: Limits, models: Store | None = None) -> dict[str, Any]:
     """The whole /api/run answer as a dict of float arrays, ready for orjson."""
     p, traces = compute(req, s, models)
     dtype = np.float64 if req.precision == "float64" else np.float32
@@ -270,3 +217,8 @@ def execute(req: RunRequest, s: Settings, models: Store | None = None) -> dict[s
         **({"gate_curve": {"activation": p.gate_activation, **explain.gate_curve(p.gate_activation)}}
            if "parts" in req.include else {}),
     }
+
+
+def array(a: np.ndarray, dtype: type[np.floating] = np.float32) -> np.ndarray:
+    """A C-contiguous copy in the dtype to send: orjson serializes only contiguous arrays."""
+    return np.ascontiguousarray(a, dtype=dtype)

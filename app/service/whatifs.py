@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 
-from app.errors import ApiError
-from app.schemas import GATE_NAMES, GATE_RANGES, MAX_BIAS_ADD, MAX_INTERVENTIONS, InterventionIn
+from app.refusal import Invalid
+from app.service.requests import GATE_NAMES, GATE_RANGES, MAX_BIAS_ADD, MAX_INTERVENTIONS, InterventionIn
 
 WHAT_IF = re.compile(
     r"([ifgo])(b?)(-?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:e-?[0-9]+)?)"
@@ -28,22 +28,22 @@ def parse_interventions(text: str | None) -> list[InterventionIn]:
         return []
     items = text.split("_")
     if len(items) > MAX_INTERVENTIONS:
-        raise ApiError(422, f"x: {len(items)} what-ifs; at most {MAX_INTERVENTIONS}", ["x"])
+        raise Invalid(f"x: {len(items)} what-ifs; at most {MAX_INTERVENTIONS}", ["x"])
     out = []
     for n, item in enumerate(items):
         m = WHAT_IF.fullmatch(item)
         if m is None:
-            raise ApiError(422, f'x: what-if {n + 1}, "{item}", cannot be read: {GRAMMAR}', ["x"])
+            raise Invalid(f'x: what-if {n + 1}, "{item}", cannot be read: {GRAMMAR}', ["x"])
         gate, bias, number, t, unit, layer = m.groups()
         v = float(number)
         if bias:
             if not abs(v) <= MAX_BIAS_ADD:
-                raise ApiError(422, f'x: "{item}": a shift of the pre-activation lies within '
+                raise Invalid(f'x: "{item}": a shift of the pre-activation lies within '
                                f"±{MAX_BIAS_ADD:g}; {number} is outside it", ["x"])
         else:
             low, high = GATE_RANGES[gate]
             if not low <= v <= high:
-                raise ApiError(422, f'x: "{item}": the {GATE_NAMES[gate]} takes values in '
+                raise Invalid(f'x: "{item}": the {GATE_NAMES[gate]} takes values in '
                                f"[{low:g}, {high:g}]; {number} is outside it", ["x"])
         out.append(InterventionIn(
             gate=gate, value=None if bias else v, bias_add=v if bias else None,

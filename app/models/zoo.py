@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file
 
-from app.lstm import init_weights
+from app.engine.lstm import init_weights
 
 TEXT_VOCAB = string.ascii_lowercase + string.ascii_uppercase + string.digits + " .,;:!?'\"-()\n"
 ASCII_VOCAB = "".join(chr(c) for c in range(32, 127)) + "\n"
@@ -198,7 +198,7 @@ def random_model(model_id: str) -> Model:
     )
 
 
-TRAINED_DIR = Path(__file__).resolve().parent / "models"
+TRAINED_DIR = Path(__file__).resolve().parent  # the trained models ship beside this module
 
 
 def trained() -> list[Model]:

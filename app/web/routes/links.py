@@ -3,16 +3,15 @@ the page with its preview tags, /l/{id}.png the preview image."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from app import body, links, preview, run
-from app.encode import JSON
-from app.errors import ApiError
-from app.routes.api import REFUSALS, computed
-from app.routes.pages import templates
+from app.refusal import Refusal
+from app.service import links
+from app.web import body
+from app.web.encode import JSON
+from app.web.routes.api import REFUSALS, computed
+from app.web.routes.pages import templates
 
 router = APIRouter()
 
@@ -43,50 +42,15 @@ async def get_link(link_id: str, request: Request) -> JSON:
     return JSON({"id": link_id, "url": f"/l/{link_id}", "state": state})
 
 
-def _shown(state: dict[str, Any], request: Request) -> tuple[str, str]:
-    """The title and description a link preview shows (plain text: the template escapes it)."""
-    settings, store = request.app.state.settings, request.app.state.store
-    try:
-        title = run.find_model(state["model"], settings, store, state.get("pin")).title
-    except ApiError:
-        title = state["model"]
-    sequence: str = state.get("text") or state.get("inputs") or ""
-    shown = sequence.replace("\n", " ⏎ ")
-    shown = shown if len(shown) <= 80 else shown[:79] + "…"
-    return (f"{title} — Gatescope",
-            f"“{shown}”: every gate of a real LSTM (forget, input, candidate, output, cell and hidden "
-            "state), step by step, as heatmaps.")
-
-
 FOREVER = {"Cache-Control": "public, max-age=31536000, immutable"}  # a link's content never changes
-
-
-def _preview(link_id: str, request: Request) -> bytes:
-    """The link's preview image: drawn on the first request, then kept beside the link."""
-    settings, store = request.app.state.settings, request.app.state.store
-    state = links.find(link_id, store)
-    png = store.get_preview(link_id)
-    if png is not None:
-        return png
-    m = run.find_model(state["model"], settings, store, state.get("pin"))
-    p, traces = run.compute(links.run_request(state, m), settings, store)
-    trace = traces[min(state.get("layer") or 0, len(traces) - 1)]
-    T, H = trace.h.shape
-    t, unit = state.get("t"), state.get("unit")
-    pinned = (t, unit) if t is not None and unit is not None and t < T and unit < H else None
-    png = preview.render_preview(
-        m.title, state.get("text") or state.get("inputs") or "", p.tokens,
-        {k: getattr(trace, k) for k in "ifgoch"}, pinned,
-    )
-    store.put_preview(link_id, png)
-    return png
 
 
 # Before /l/{link_id}, which would take "<id>.png" for an id.
 @router.get("/l/{link_id}.png", include_in_schema=False, responses=REFUSALS)
 async def link_preview(link_id: str, request: Request) -> Response:
     """A PNG of the link's heatmaps, 1200 × 630, for link previews (OpenGraph, Twitter cards)."""
-    png = await computed(request, lambda: _preview(link_id, request))
+    settings, store = request.app.state.settings, request.app.state.store
+    png = await computed(request, lambda: links.preview_png(link_id, settings, store))
     return Response(png, media_type="image/png", headers=FOREVER)
 
 
@@ -95,9 +59,10 @@ async def link_page(link_id: str, request: Request) -> HTMLResponse:
     """The page, showing the link's view, with OpenGraph and Twitter card tags for previews."""
     try:
         state = await computed(request, lambda: links.find(link_id, request.app.state.store))
-    except ApiError as e:
+    except Refusal as e:
         return templates.TemplateResponse(request, "missing.html", {"message": e.message}, status_code=404)
-    title, description = await computed(request, lambda: _shown(state, request))
+    settings, store = request.app.state.settings, request.app.state.store
+    title, description = await computed(request, lambda: links.shown(state, settings, store))
     base = str(request.base_url).rstrip("/")
     return templates.TemplateResponse(request, "index.html", {
         "link": {"id": link_id, "state": state, "title": title, "description": description,

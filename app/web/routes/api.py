@@ -9,19 +9,20 @@ from anyio import to_thread
 from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel
 
-from app import body, run, step, zoo
-from app.encode import JSON
-from app.schemas import (
+from app.models import zoo
+from app.service import run, step
+from app.service.requests import RunRequest, StepRequest
+from app.service.store import Store
+from app.web import body
+from app.web.encode import JSON
+from app.web.schemas import (
     ErrorOut,
     ModelInfo,
     ModelList,
-    RunRequest,
     RunResponse,
-    StepRequest,
     StepResponse,
 )
-from app.settings import Settings
-from app.store import Store
+from app.web.settings import Settings
 
 router = APIRouter()
 T = TypeVar("T")

@@ -11,9 +11,10 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import load as load_safetensors
 
-from app import lstm, zoo
-from app.errors import ApiError
-from app.pins import tensor_hash
+from app.engine import lstm
+from app.models import zoo
+from app.models.versions import tensor_hash
+from app.refusal import Invalid, TooLarge
 
 # What an uploaded model's page promises: the reference each format is checked against by the
 # test suite (tests/test_uploads.py), and a bound on the largest difference it measured there.
@@ -30,7 +31,7 @@ TORCH_NAME = re.compile(r"(?:.*\.)?((?:weight|bias)_(?:ih|hh)_l\d+(?:_reverse)?)
 def read_arrays(raw: bytes, max_unpacked: int) -> dict[str, np.ndarray]:
     """The named arrays of a .npz (a zip: 'PK' first) or a .safetensors file."""
     if not raw:
-        raise ApiError(422, "the file 'weights' is empty", ["weights"])
+        raise Invalid("the file 'weights' is empty", ["weights"])
     if raw[:2] == b"PK":
         return _npz(raw, max_unpacked)
     return _safetensors(raw)
@@ -40,11 +41,10 @@ def _npz(raw: bytes, max_unpacked: int) -> dict[str, np.ndarray]:
     try:
         members = zipfile.ZipFile(io.BytesIO(raw)).infolist()
     except (zipfile.BadZipFile, EOFError, ValueError) as e:
-        raise ApiError(422, f"the .npz file is not a readable zip archive ({e})", ["weights"]) from None
+        raise Invalid(f"the .npz file is not a readable zip archive ({e})", ["weights"]) from None
     unpacked = sum(m.file_size for m in members)
     if unpacked > max_unpacked:  # a zip bomb, or simply too much
-        raise ApiError(
-            413, f"the .npz file unpacks to {unpacked} bytes; the limit is {max_unpacked}",
+        raise TooLarge(f"the .npz file unpacks to {unpacked} bytes; the limit is {max_unpacked}",
             ["weights"], limit=max_unpacked,
         )
     try:
@@ -52,21 +52,21 @@ def _npz(raw: bytes, max_unpacked: int) -> dict[str, np.ndarray]:
             return {name: f[name] for name in f.files}
     except ValueError as e:
         if "pickle" in str(e):
-            raise ApiError(422, "the .npz file holds pickled objects, which are never loaded; "
+            raise Invalid("the .npz file holds pickled objects, which are never loaded; "
                            "save plain numeric arrays", ["weights"]) from None
-        raise ApiError(422, f"the .npz file could not be read: {e}", ["weights"]) from None
+        raise Invalid(f"the .npz file could not be read: {e}", ["weights"]) from None
     except (OSError, zipfile.BadZipFile, EOFError) as e:
-        raise ApiError(422, f"the .npz file is truncated or corrupt ({e})", ["weights"]) from None
+        raise Invalid(f"the .npz file is truncated or corrupt ({e})", ["weights"]) from None
 
 
 def _safetensors(raw: bytes) -> dict[str, np.ndarray]:
     if len(raw) < 8 or int.from_bytes(raw[:8], "little") > len(raw) - 8:
-        raise ApiError(422, "the file is neither .npz nor a complete .safetensors file "
+        raise Invalid("the file is neither .npz nor a complete .safetensors file "
                        "(its header is cut short)", ["weights"])
     try:
         return dict(load_safetensors(raw))
     except Exception as e:  # safetensors raises its own SafetensorError, and TypeError for bf16
-        raise ApiError(422, f"the .safetensors file could not be read: {e}", ["weights"]) from None
+        raise Invalid(f"the .safetensors file could not be read: {e}", ["weights"]) from None
 
 
 def source_of(arrays: dict[str, np.ndarray]) -> str:
@@ -89,7 +89,7 @@ def to_torch(arrays: dict[str, np.ndarray], forget_bias: float = 0.0) -> dict[st
     try:
         shape = lstm.shape_of(weights)
     except lstm.WeightError as e:
-        raise ApiError(422, str(e), ["weights", e.name] if e.name else ["weights"]) from None
+        raise Invalid(str(e), ["weights", e.name] if e.name else ["weights"]) from None
     if forget_bias:
         H = shape.hidden_size
         for k in range(shape.layers):
@@ -115,13 +115,12 @@ def _from_keras(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         for needed in ("kernel", "recurrent_kernel"):
             if needed not in parts:
                 suffix = f"_l{k}" if k else ""
-                raise ApiError(
-                    422, f"Keras layer {k} has no '{needed}{suffix}'", ["weights", needed + suffix]
+                raise Invalid(f"Keras layer {k} has no '{needed}{suffix}'", ["weights", needed + suffix]
                 )
         try:
             weights |= lstm.keras_to_torch(parts["kernel"], parts["recurrent_kernel"], parts.get("bias"), k)
         except lstm.WeightError as e:
-            raise ApiError(422, f"Keras layer {k}: {e}", ["weights", e.name or "kernel"]) from None
+            raise Invalid(f"Keras layer {k}: {e}", ["weights", e.name or "kernel"]) from None
     return weights
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.encode import JSON
+from app.web.encode import JSON
 
 
 class BodyLimit:

@@ -8,22 +8,23 @@ from typing import Any
 
 import numpy as np
 
-from app import explain, lstm, run
-from app.encode import array
-from app.errors import ApiError
-from app.schemas import StepRequest
-from app.settings import Settings
-from app.store import Store
+from app.engine import explain, lstm
+from app.refusal import Invalid
+from app.service import run
+from app.service.limits import Limits
+from app.service.requests import StepRequest
+from app.service.run import array
+from app.service.store import Store
 
 
-def explain_step(req: StepRequest, s: Settings, models: Store | None = None) -> dict[str, Any]:
+def explain_step(req: StepRequest, s: Limits, models: Store | None = None) -> dict[str, Any]:
     p, traces = run.compute(req, s, models)
     if req.layer >= len(traces):
-        raise ApiError(422, f"layer {req.layer} is beyond the model's last layer, {len(traces) - 1}",
+        raise Invalid(f"layer {req.layer} is beyond the model's last layer, {len(traces) - 1}",
                        ["layer"])
     T = p.x.shape[0]
     if req.t >= T:
-        raise ApiError(422, f"t {req.t} is beyond the sequence's last step, {T - 1}", ["t"])
+        raise Invalid(f"t {req.t} is beyond the sequence's last step, {T - 1}", ["t"])
     tr, t = traces[req.layer], req.t
     dtype = np.float64 if req.precision == "float64" else np.float32
     gates = {}

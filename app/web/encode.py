@@ -24,8 +24,3 @@ def _tolist(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     raise TypeError(f"cannot serialize {type(value).__name__}")
-
-
-def array(a: np.ndarray, dtype: type[np.floating] = np.float32) -> np.ndarray:
-    """A C-contiguous copy in the dtype to send: orjson serializes only contiguous arrays."""
-    return np.ascontiguousarray(a, dtype=dtype)

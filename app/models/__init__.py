@@ -1,0 +1,1 @@
+"""Models: the model type, the built-in and trained models, uploaded files, model versions."""

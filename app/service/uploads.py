@@ -1,0 +1,66 @@
+"""Uploaded weights: the file read, its input description checked, everything checked before
+anything is stored, so a refused upload leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from app.models import upload
+from app.refusal import Invalid
+from app.service import limits, run
+from app.service.limits import Limits
+from app.service.store import Store
+
+
+def _vocabulary(raw: str) -> str:
+    """A vocabulary given as a plain string, or as a JSON list of one-character strings."""
+    vocab = raw
+    if raw.startswith("["):
+        try:
+            items = json.loads(raw)
+        except ValueError as e:
+            raise Invalid(f"vocab looks like a JSON list but is not valid JSON: {e}", ["vocab"]
+            ) from None
+        if not isinstance(items, list) or not all(isinstance(c, str) and len(c) == 1 for c in items):
+            raise Invalid("vocab as a JSON list must hold one-character strings", ["vocab"])
+        vocab = "".join(items)
+    if not vocab:
+        raise Invalid("vocab is empty", ["vocab"])
+    seen: set[str] = set()
+    for k, ch in enumerate(vocab):
+        if ch in seen:
+            raise Invalid(f"vocab repeats {ch!r} (U+{ord(ch):04X}) at position {k}", ["vocab", k])
+        seen.add(ch)
+    return vocab
+
+
+def accept(raw: bytes, filename: str, vocab: str | None, input_size: int | None, name: str | None,
+           gate_activation: str, forget_bias: float, s: Limits, models: Store) -> dict[str, Any]:
+    """Check everything, then store: a refused upload leaves nothing behind."""
+    if (vocab is None) == (input_size is None):
+        raise Invalid("give either 'vocab' (the characters, in one-hot order) or 'input_size'", [])
+    arrays = upload.read_arrays(raw, s.max_upload_bytes * 4)
+    weights = upload.to_torch(arrays, forget_bias)
+    I = weights["weight_ih_l0"].shape[1]
+    H = weights["weight_hh_l0"].shape[1]
+    layers = sum(1 for n in weights if n.startswith("weight_ih_l"))
+    limits.check_size(H, layers, s, ["weights"], input_size=I)
+    described: dict[str, Any] = {"gate_activation": gate_activation}
+    if vocab is not None:
+        described["vocab"] = _vocabulary(vocab)
+        if len(described["vocab"]) != I:
+            raise Invalid(f"vocab has {len(described['vocab'])} characters but the weights take "
+                           f"{I} inputs per step (weight_ih_l0 is {tuple(weights['weight_ih_l0'].shape)})",
+                           ["vocab"])
+    else:
+        described["input_size"] = input_size
+        if input_size != I:
+            raise Invalid(f"input_size is {input_size} but the weights take {I} inputs per step "
+                           f"(weight_ih_l0 is {tuple(weights['weight_ih_l0'].shape)})", ["input_size"])
+    model_id = upload.content_id(weights, described)
+    info = {**described, "name": name, "file": filename, "forget_bias": forget_bias,
+            "source": upload.source_of(arrays)}
+    created = models.put_model(model_id, info, weights)
+    model = upload.as_model(model_id, info, weights)
+    return {"id": model_id, "url": f"/?model={model_id}", "created": created, "model": run.model_info(model)}

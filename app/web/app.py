@@ -1,0 +1,66 @@
+"""Builds the ASGI app: routers, static files, error handlers, the body limit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from anyio import CapacityLimiter
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from threadpoolctl import threadpool_limits
+
+from app.service.links import LinkState
+from app.service.requests import RunRequest, StepRequest
+from app.service.store import Store
+from app.web import errors
+from app.web.middleware import BodyLimit
+from app.web.routes import api, pages, uploads
+from app.web.routes import links as links_routes
+from app.web.settings import Settings, get_settings
+
+PACKAGE = Path(__file__).resolve().parents[1]  # app/: static/ and templates/ ship inside it
+log = logging.getLogger("gatescope")
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Requests run in parallel threads: a multi-threaded BLAS inside each only adds contention.
+    threadpool_limits(limits=1)
+    # Runs are CPU-bound Python: several at once only contend for the GIL, so they queue for
+    # a few slots (GATESCOPE_COMPUTE_SLOTS) while the event loop keeps answering.
+    app.state.compute_slots = CapacityLimiter(app.state.settings.compute_slots)
+    yield
+    app.state.store.close()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="Gatescope",
+        description="Every gate of a real LSTM, step by step, for a sequence you give it.",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url=None,  # served by routes.pages with a vendored Swagger UI: nothing from a CDN
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.store = Store(settings.data_dir, settings.database_url)
+    errors.install(app)
+    app.include_router(api.router)
+    app.include_router(uploads.router)
+    app.include_router(links_routes.router)
+    api.document_bodies(app, RunRequest, StepRequest, LinkState)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes,
+        # multipart framing around the file takes a little more than the file itself
+        larger={"/api/models": settings.max_upload_bytes + 64 * 1024},
+    )
+    return app
+
+
+app = create_app()
