@@ -40,6 +40,7 @@ test: install-test chromium postgres
 	$(BIN)/pytest
 
 lint: install-test
+	$(BIN)/ruff format --check app tests benchmarks
 	$(BIN)/ruff check app tests benchmarks
 	$(BIN)/mypy app
 

@@ -16,6 +16,15 @@ from app.engine.lstm import (
 )
 
 __all__ = [
-    "GATES", "Intervention", "InterventionError", "LayerTrace", "Shape", "WeightError",
-    "check_interventions", "forward", "init_weights", "keras_to_torch", "shape_of",
+    "GATES",
+    "Intervention",
+    "InterventionError",
+    "LayerTrace",
+    "Shape",
+    "WeightError",
+    "check_interventions",
+    "forward",
+    "init_weights",
+    "keras_to_torch",
+    "shape_of",
 ]

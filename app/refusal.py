@@ -44,8 +44,9 @@ class Unsupported(Refusal):
 class TooMany(Refusal):
     """This client has made too many such requests lately: try again after `retry_after` seconds."""
 
-    def __init__(self, message: str, loc: Sequence[str | int] | None = None, *, retry_after: int,
-                 **extra: Any):
+    def __init__(
+        self, message: str, loc: Sequence[str | int] | None = None, *, retry_after: int, **extra: Any
+    ):
         super().__init__(message, loc, retry_after=retry_after, **extra)
         self.retry_after = retry_after
 

@@ -49,14 +49,18 @@ VIEWS = ("step", "update", "memory", "unit", "whatif", "find")
 
 def main() -> None:
     proc, url = start_uvicorn({"GATESCOPE_DATA_DIR": str(RESULTS / "redraw-data")})
-    lines = [f"# Redraw on a {len(TEXT)}-step, 256-unit run ({MODEL}), Chromium headless", "",
-             "Handler + layout: the event's own work, then style and layout. To the next frame: from "
-             "the event to the next animation frame (one frame at 60 Hz is 16.7 ms), which includes "
-             "any answer from the server that lands before it (the step and update views ask "
-             "POST /api/step for the pinned step).", "",
-             "| view | event | handler + layout, median ms | to the next frame, median ms | 90th "
-             "percentile ms | max ms | events |",
-             "|---|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"# Redraw on a {len(TEXT)}-step, 256-unit run ({MODEL}), Chromium headless",
+        "",
+        "Handler + layout: the event's own work, then style and layout. To the next frame: from "
+        "the event to the next animation frame (one frame at 60 Hz is 16.7 ms), which includes "
+        "any answer from the server that lands before it (the step and update views ask "
+        "POST /api/step for the pinned step).",
+        "",
+        "| view | event | handler + layout, median ms | to the next frame, median ms | 90th "
+        "percentile ms | max ms | events |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
@@ -68,9 +72,11 @@ def main() -> None:
                     pairs = page.evaluate(MEASURE, [kind, ROUNDS])
                     times, sync = [p[0] for p in pairs], [p[1] for p in pairs]
                     q = statistics.quantiles(times, n=10)
-                    lines.append(f"| {view} | {kind} | {statistics.median(sync):.1f} | "
-                                 f"{statistics.median(times):.1f} | {q[-1]:.1f} | {max(times):.1f} "
-                                 f"| {len(times)} |")
+                    lines.append(
+                        f"| {view} | {kind} | {statistics.median(sync):.1f} | "
+                        f"{statistics.median(times):.1f} | {q[-1]:.1f} | {max(times):.1f} "
+                        f"| {len(times)} |"
+                    )
             browser.close()
     finally:
         stop(proc)

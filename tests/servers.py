@@ -36,16 +36,28 @@ def wait_healthy(url: str, proc: subprocess.Popen, seconds: float = 30) -> None:
             time.sleep(0.1)
 
 
-def start_uvicorn(env: dict[str, str], port: int | None = None,
-                  workers: int = 1) -> tuple[subprocess.Popen, str]:
+def start_uvicorn(
+    env: dict[str, str], port: int | None = None, workers: int = 1
+) -> tuple[subprocess.Popen, str]:
     """uvicorn serving app.main:app on 127.0.0.1 with these extra environment variables."""
     port = port or free_port()
-    args = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
-            "--log-level", "warning"]
+    args = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "app.main:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
     if workers > 1:
         args += ["--workers", str(workers)]
-    proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, "OPENBLAS_NUM_THREADS": "1", **env},
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        args, cwd=ROOT, env={**os.environ, "OPENBLAS_NUM_THREADS": "1", **env}, start_new_session=True
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc)
@@ -69,8 +81,9 @@ class Postgres:
     def __init__(self, directory: Path):
         found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
         if not found:
-            raise RuntimeError("PostgreSQL's server is not installed: `make test` installs the Debian "
-                               "package postgresql")
+            raise RuntimeError(
+                "PostgreSQL's server is not installed: `make test` installs the Debian package postgresql"
+            )
         self.bin = Path(found[-1]).parent
         self.dir = directory
         self.port = free_port()
@@ -88,11 +101,23 @@ class Postgres:
 
     def start(self) -> Postgres:
         data = str(self.dir / "data")
-        self._run(str(self.bin / "initdb"), "-D", data, "-U", "gatescope", "-A", "trust", "-E", "UTF8",
-                  "--no-sync")
+        self._run(
+            str(self.bin / "initdb"), "-D", data, "-U", "gatescope", "-A", "trust", "-E", "UTF8", "--no-sync"
+        )
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir}"
-        self._run(str(self.bin / "pg_ctl"), "-D", data, "-o", options, "-w", "-t", "60", "-l",
-                  str(self.dir / "log"), "start")
+        self._run(
+            str(self.bin / "pg_ctl"),
+            "-D",
+            data,
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(self.dir / "log"),
+            "start",
+        )
         return self
 
     def stop(self) -> None:

@@ -717,11 +717,19 @@ def test_random_bodies_never_get_a_server_error(client):
 
 
 def test_numbers_beyond_a_million_are_refused_where_they_stand(client):
-    body = assert_refused(post(client, {"model": "gated-sum", "inputs": [[0.5], [2e6]]}), 422,
-                          ["inputs[1][0]", "less than or equal to 1000000"], ["inputs", 1, 0])
+    body = assert_refused(
+        post(client, {"model": "gated-sum", "inputs": [[0.5], [2e6]]}),
+        422,
+        ["inputs[1][0]", "less than or equal to 1000000"],
+        ["inputs", 1, 0],
+    )
     assert body["detail"][0]["loc"] == ["inputs", 1, 0]
-    assert_refused(post(client, with_tensor("bias_hh_l0", [0.0] * 7 + [-3e6])), 422,
-                   ["'bias_hh_l0'", "1,000,000"], ["weights", "bias_hh_l0"])
+    assert_refused(
+        post(client, with_tensor("bias_hh_l0", [0.0] * 7 + [-3e6])),
+        422,
+        ["'bias_hh_l0'", "1,000,000"],
+        ["weights", "bias_hh_l0"],
+    )
 
 
 def test_an_invisible_character_is_named_by_its_code_point(client):
@@ -733,8 +741,7 @@ def test_bidirectional_weights_are_called_bidirectional_not_too_many_layers(clie
     weights = {**W2}
     for name in W2:
         weights[f"{name}_reverse"] = W2[name]
-    assert_refused(post(client, {"weights": weights, "inputs": [[0.1, 0.2, 0.3]]}), 422,
-                   ["bidirectional"])
+    assert_refused(post(client, {"weights": weights, "inputs": [[0.1, 0.2, 0.3]]}), 422, ["bidirectional"])
 
 
 def test_an_unexpected_failure_is_answered_as_json_and_logged(client, monkeypatch, caplog):

@@ -62,8 +62,13 @@ def test_the_gate_curve_is_the_gates_activation(activation):
 
 
 def test_the_api_answers_what_the_views_need_and_each_sums_up(client):
-    body = {"model": "reset-count", "text": "aab.ab", "precision": "float64",
-            "include": ["parts", "update", "retention"], "retention_from": 1}
+    body = {
+        "model": "reset-count",
+        "text": "aab.ab",
+        "precision": "float64",
+        "include": ["parts", "update", "retention"],
+        "retention_from": 1,
+    }
     r = client.post("/api/run", json=body)
     assert r.status_code == 200, r.text
     answer = r.json()
@@ -83,6 +88,7 @@ def test_the_api_answers_what_the_views_need_and_each_sums_up(client):
 
 
 def test_a_retention_start_beyond_the_run_is_refused(client):
-    r = client.post("/api/run", json={"model": "counter", "text": "ab", "include": ["retention"],
-                                      "retention_from": 2})
+    r = client.post(
+        "/api/run", json={"model": "counter", "text": "ab", "include": ["retention"], "retention_from": 2}
+    )
     assert r.status_code == 422 and r.json()["loc"] == ["retention_from"]

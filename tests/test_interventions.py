@@ -27,8 +27,12 @@ def hard_sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def by_hand(
-    weights: dict[str, np.ndarray], x: np.ndarray, interventions: Sequence[dict[str, Any]] = (),
-    activation: str = "sigmoid", h0: np.ndarray | None = None, c0: np.ndarray | None = None,
+    weights: dict[str, np.ndarray],
+    x: np.ndarray,
+    interventions: Sequence[dict[str, Any]] = (),
+    activation: str = "sigmoid",
+    h0: np.ndarray | None = None,
+    c0: np.ndarray | None = None,
 ) -> list[dict[str, np.ndarray]]:
     """The equations of the issue, step by step, for one sequence x (T, I): at each (layer, step)
     the pre-activations z get every matching bias_add, then the activations, then every matching
@@ -451,8 +455,13 @@ COUNTER_TEXT = "aa. ab. a bc."
     "ivs", [[iv] for iv in ISSUE_EXAMPLES] + [ISSUE_EXAMPLES], ids=["off", "bias", "cell", "all-three"]
 )
 def test_the_issue_examples_run_on_the_counter_as_by_hand(client, ivs):
-    body = {"model": "counter", "text": COUNTER_TEXT, "interventions": ivs, "precision": "float64",
-            "include": ["parts"]}
+    body = {
+        "model": "counter",
+        "text": COUNTER_TEXT,
+        "interventions": ivs,
+        "precision": "float64",
+        "include": ["parts"],
+    }
     r = client.post("/api/run", json=body)
     assert r.status_code == 200, r.text
     out = r.json()
@@ -480,8 +489,12 @@ def test_the_clamped_values_come_back_as_sent_in_float32(client):
 
 
 def test_a_layer_1_shift_comes_back_in_layer_1s_parts_only(client):
-    body = {"model": "random-h5-l2-s3", "text": "hello", "include": ["parts"],
-            "interventions": [{"gate": "o", "bias_add": -2.0, "layer": 1, "t": 3}]}
+    body = {
+        "model": "random-h5-l2-s3",
+        "text": "hello",
+        "include": ["parts"],
+        "interventions": [{"gate": "o", "bias_add": -2.0, "layer": 1, "t": 3}],
+    }
     r = client.post("/api/run", json=body)
     assert r.status_code == 200, r.text
     layer0, layer1 = r.json()["layers"]
@@ -587,8 +600,9 @@ def assert_refused(r, words: list[str], loc: list) -> None:
 
 @pytest.mark.parametrize(("ivs", "words", "loc"), BAD_API.values(), ids=BAD_API)
 def test_a_bad_intervention_is_refused_saying_what_and_where(client, ivs, words, loc):
-    assert_refused(client.post("/api/run", json={"model": "counter", "text": "ab.", "interventions": ivs}),
-                   words, loc)
+    assert_refused(
+        client.post("/api/run", json={"model": "counter", "text": "ab.", "interventions": ivs}), words, loc
+    )
 
 
 @pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])

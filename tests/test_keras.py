@@ -16,8 +16,9 @@ from tests.test_uploads import npz_bytes, post_model  # noqa: E402
 def keras_lstm(I: int, H: int, seed: int) -> keras.Model:
     keras.utils.set_random_seed(seed)
     inputs = keras.Input((None, I), dtype="float64")
-    lstm = keras.layers.LSTM(H, return_sequences=True, name="lstm", dtype="float64",
-                             bias_initializer="random_normal")  # not the zeros-and-ones default
+    lstm = keras.layers.LSTM(
+        H, return_sequences=True, name="lstm", dtype="float64", bias_initializer="random_normal"
+    )  # not the zeros-and-ones default
     return keras.Model(inputs, lstm(inputs))
 
 

@@ -46,8 +46,11 @@ def test_the_engine_imports_only_numpy_and_the_standard_library():
             assert top in allowed or name.startswith("app.engine"), f"{path.name} imports {name}"
 
 
-@pytest.mark.parametrize("path", [p for p in APP.rglob("*.py") if "web" not in p.relative_to(APP).parts],
-                         ids=lambda p: str(p.relative_to(APP)))
+@pytest.mark.parametrize(
+    "path",
+    [p for p in APP.rglob("*.py") if "web" not in p.relative_to(APP).parts],
+    ids=lambda p: str(p.relative_to(APP)),
+)
 def test_only_the_web_layer_imports_the_web_framework(path: Path):
     assert not {n.split(".")[0] for n in imports(path)} & WEB_FRAMEWORKS
 
@@ -63,8 +66,11 @@ def test_no_layer_imports_one_above_it(layer: str):
 
 
 def test_the_engine_loads_without_the_web_framework():
-    code = ("import sys, app.lstm, app.engine.explain, app.service.run, app.service.preview; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'fastapi', 'starlette'}))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=APP.parent)
+    code = (
+        "import sys, app.lstm, app.engine.explain, app.service.run, app.service.preview; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'fastapi', 'starlette'}))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=APP.parent
+    )
     assert out.stdout.strip() == "[]"

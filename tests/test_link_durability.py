@@ -72,15 +72,20 @@ def test_every_answered_link_survives_a_sigkill_mid_stream(database_url, tmp_pat
         with ThreadPoolExecutor(CLIENTS) as pool:  # the clients carry on
             list(pool.map(lambda n: create(url, None, n), range(total)))
         with httpx.Client(base_url=url, timeout=10) as client:
-            lost = [n for n, (lid, kept) in answered.items()
-                    if client.get(f"/api/links/{lid}").json().get("state") != kept]
+            lost = [
+                n
+                for n, (lid, kept) in answered.items()
+                if client.get(f"/api/links/{lid}").json().get("state") != kept
+            ]
             for _, kept in list(before.values())[:5]:  # and they still run, with their pin
                 run = client.post("/api/run", json={k: kept[k] for k in ("model", "text", "pin")})
                 assert run.status_code == 200
     finally:
         stop(proc)
-    print(f"\n{len(before)} of {total} answered when SIGKILL came ({sent_before} requests sent by "
-          f"then); {stored} stored; after restart {len(answered)} answered, {len(lost)} lost")
+    print(
+        f"\n{len(before)} of {total} answered when SIGKILL came ({sent_before} requests sent by "
+        f"then); {stored} stored; after restart {len(answered)} answered, {len(lost)} lost"
+    )
     assert len(before) >= kill_at and len(before) <= stored
     assert len(answered) == total and lost == []
 

@@ -39,8 +39,14 @@ def test_the_same_state_gives_the_same_link_and_is_stored_once(links_client):
     assert again["id"] == first["id"] and other["id"] != first["id"]
     got = links_client.get(f"/api/links/{first['id']}").json()
     assert got["state"] == first["state"]
-    assert got["state"] == {"model": "counter", "text": "ab. ab", "t": 3, "unit": 0, "layer": 0,
-                            "pin": got["state"]["pin"]}
+    assert got["state"] == {
+        "model": "counter",
+        "text": "ab. ab",
+        "t": 3,
+        "unit": 0,
+        "layer": 0,
+        "pin": got["state"]["pin"],
+    }
 
 
 def test_a_link_pins_the_weights_it_showed_when_the_model_is_retrained(links_client, monkeypatch):
@@ -135,7 +141,7 @@ def meta(page: str, key: str) -> str:
 
 
 def test_the_link_page_carries_preview_tags_with_the_sequence_escaped(links_client):
-    hostile = '"><script>alert(1)</script> & \'x\''
+    hostile = "\"><script>alert(1)</script> & 'x'"
     link = create(links_client, {"model": "random-h8-l1-s0", "text": hostile})
     page = links_client.get(f"/l/{link['id']}")
     assert page.status_code == 200
@@ -158,8 +164,10 @@ def two_apps(make_client: Client, database_url: str | None, tmp_path) -> tuple[T
     """Two app instances over one database, as behind a load balancer (PostgreSQL's use case; two
     processes on one machine can share the SQLite file as well)."""
     shared = tmp_path / "shared"
-    return (make_client(database_url=database_url, data_dir=shared),
-            make_client(database_url=database_url, data_dir=shared))
+    return (
+        make_client(database_url=database_url, data_dir=shared),
+        make_client(database_url=database_url, data_dir=shared),
+    )
 
 
 def test_a_link_made_on_one_instance_resolves_on_another(two_apps):
@@ -181,8 +189,9 @@ def test_the_preview_image_is_drawn_from_the_pinned_weights_and_kept(links_clien
     trace = lstm.forward(old.weights, x)[0]
     gates = {k: getattr(trace, k) for k in "ifgoch"}
     want = preview.render_preview(old.title, text, list(text), gates, (3, 0))
-    monkeypatch.setitem(zoo.BUILT, "counter", dataclasses.replace(
-        old, weights={k: -v for k, v in old.weights.items()}))  # retrained before anyone asked for the image
+    monkeypatch.setitem(
+        zoo.BUILT, "counter", dataclasses.replace(old, weights={k: -v for k, v in old.weights.items()})
+    )  # retrained before anyone asked for the image
     first = links_client.get(f"/l/{link['id']}.png")
     assert first.status_code == 200 and first.headers["content-type"] == "image/png"
     assert "immutable" in first.headers["cache-control"]
@@ -205,6 +214,7 @@ def test_a_vector_models_link_keeps_its_numbers_as_typed_and_previews(links_clie
 
 
 # What-ifs (interventions) travel in the link under x, in the page's encoding (static/interventions.js).
+
 
 def test_a_link_with_the_forget_gate_off_previews_and_resolves_the_intervened_run(links_client):
     from app.engine import lstm
@@ -281,8 +291,19 @@ def test_a_link_keeps_every_key_the_page_writes_to_its_url():
 
 
 def test_the_views_keys_travel_in_a_link(links_client):
-    state = {"model": "counter", "text": "ab. ab", "view": "memory", "from": 2, "spans": "short",
-             "gate": "i", "span": "1-3", "by": "c", "sort": "rank", "top": 2, "x": "f1"}
+    state = {
+        "model": "counter",
+        "text": "ab. ab",
+        "view": "memory",
+        "from": 2,
+        "spans": "short",
+        "gate": "i",
+        "span": "1-3",
+        "by": "c",
+        "sort": "rank",
+        "top": 2,
+        "x": "f1",
+    }
     link = create(links_client, state)
     assert {k: v for k, v in link["state"].items() if k != "pin"} == state
     assert links_client.get(f"/api/links/{link['id']}").json()["state"] == link["state"]

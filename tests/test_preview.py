@@ -53,7 +53,7 @@ def page_colour(stops: list[str], value: float, lo: float, hi: float) -> tuple[i
     """The colour the page paints value with: lut(stops)[clamp(round((value − lo) · 255/(hi − lo)))]."""
     v = float(np.float32(value))  # the page gets float32 values
     k = max(0, min(255, js_round((v - lo) * (255 / (hi - lo)))))
-    rgb = [[int(s[i:i + 2], 16) for i in (1, 3, 5)] for s in stops]
+    rgb = [[int(s[i : i + 2], 16) for i in (1, 3, 5)] for s in stops]
     x = (k / 255) * (len(rgb) - 1)
     j = min(math.floor(x), len(rgb) - 2)
     w = x - j
@@ -187,7 +187,7 @@ def test_heatmaps_do_not_overlap_and_stay_inside_the_image():
             assert 0 < left and left + width < 1200 and preview.HEADER <= top and top + height < 630
             assert width >= min(T, 300) and height >= min(H, 100)
         for n, (ax, ay, aw, ah) in enumerate(boxes):
-            for bx, by, bw, bh in boxes[n + 1:]:
+            for bx, by, bw, bh in boxes[n + 1 :]:
                 assert ax + aw <= bx or bx + bw <= ax or ay + ah <= by or by + bh <= ay
 
 

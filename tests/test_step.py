@@ -29,9 +29,12 @@ def test_a_step_is_the_runs_step_with_its_parts_and_update(client):
 
 
 def test_step_0_starts_from_a_zero_cell_and_interventions_show(client):
-    body = {"model": "counter", "text": "ab. ab", "precision": "float64",
-            "interventions": [{"gate": "f", "value": 0.25, "t": 0, "unit": 1},
-                              {"gate": "i", "bias_add": 2.0}]}
+    body = {
+        "model": "counter",
+        "text": "ab. ab",
+        "precision": "float64",
+        "interventions": [{"gate": "f", "value": 0.25, "t": 0, "unit": 1}, {"gate": "i", "bias_add": 2.0}],
+    }
     step = client.post("/api/step", json={**body, "t": 0}).json()
     assert step["c_prev"] == [0.0] * 4
     f, i = step["gates"]["f"], step["gates"]["i"]
@@ -41,8 +44,9 @@ def test_step_0_starts_from_a_zero_cell_and_interventions_show(client):
     assert step["interventions"] == body["interventions"]
 
 
-@pytest.mark.parametrize(("extra", "loc"), [({"t": 6}, ["t"]), ({"t": 0, "layer": 1}, ["layer"]),
-                                            ({"t": -1}, ["t"]), ({}, ["t"])])
+@pytest.mark.parametrize(
+    ("extra", "loc"), [({"t": 6}, ["t"]), ({"t": 0, "layer": 1}, ["layer"]), ({"t": -1}, ["t"]), ({}, ["t"])]
+)
 def test_a_step_or_layer_outside_the_run_is_refused(client, extra, loc):
     r = client.post("/api/step", json={"model": "counter", "text": "ab. ab", **extra})
     assert r.status_code == 422 and r.json()["loc"] == loc, r.json()

@@ -109,15 +109,23 @@ def hard_sigmoid(z):
 
 @pytest.mark.parametrize(
     ("form", "gate", "forget_bias"),
-    [({}, sigmoid, 0.0), ({"recurrent_activation": "hard_sigmoid"}, hard_sigmoid, 0.0),
-     ({"forget_bias": "1.0"}, sigmoid, 1.0)],
+    [
+        ({}, sigmoid, 0.0),
+        ({"recurrent_activation": "hard_sigmoid"}, hard_sigmoid, 0.0),
+        ({"forget_bias": "1.0"}, sigmoid, 1.0),
+    ],
     ids=["sigmoid", "hard_sigmoid", "tf1-forget-bias"],
 )
 def test_keras_weights_compute_what_keras_computes(client, form, gate, forget_bias):
     rng = np.random.default_rng(4)
     kernel, recurrent, bias = keras_layer(rng, 2, 5)
-    r = post_model(client, npz_bytes({"kernel": kernel, "recurrent_kernel": recurrent, "bias": bias}),
-                   "layer.npz", input_size="2", **form)
+    r = post_model(
+        client,
+        npz_bytes({"kernel": kernel, "recurrent_kernel": recurrent, "bias": bias}),
+        "layer.npz",
+        input_size="2",
+        **form,
+    )
     assert r.status_code == 200, r.text
     x = rng.normal(size=(12, 2)) * 2
     body = {"model": r.json()["id"], "inputs": x.tolist(), "precision": "float64"}
@@ -130,8 +138,14 @@ def test_stacked_keras_layers_are_read_by_their_suffix(client):
     rng = np.random.default_rng(5)
     k0, r0, b0 = keras_layer(rng, 3, 4)
     k1, r1, b1 = keras_layer(rng, 4, 4)
-    arrays = {"kernel": k0, "recurrent_kernel": r0, "bias": b0,
-              "kernel_l1": k1, "recurrent_kernel_l1": r1, "bias_l1": b1}
+    arrays = {
+        "kernel": k0,
+        "recurrent_kernel": r0,
+        "bias": b0,
+        "kernel_l1": k1,
+        "recurrent_kernel_l1": r1,
+        "bias_l1": b1,
+    }
     r = post_model(client, npz_bytes(arrays), "two.npz", input_size="3")
     assert r.status_code == 200, r.text
     x = rng.normal(size=(6, 3))
@@ -151,6 +165,7 @@ def zip_bomb() -> bytes:
 
 GOOD = {k: v.numpy() for k, v in torch_lstm(len(VOCAB), 2, 1).state_dict().items()}
 
+
 def pickled_npz() -> bytes:
     buf = io.BytesIO()
     np.savez(buf, weight_ih_l0=np.array([{"a": 1}], dtype=object))  # savez pickles object arrays
@@ -159,29 +174,69 @@ def pickled_npz() -> bytes:
 
 BAD = {  # id: (file bytes, file name, form, status, words in the error)
     "pickled-npz": (pickled_npz(), "w.npz", {"vocab": VOCAB}, 422, ["pickled"]),
-    "truncated-safetensors": (save_numpy(GOOD)[:-40], "w.safetensors", {"vocab": VOCAB}, 422,
-                              ["safetensors"]),
+    "truncated-safetensors": (
+        save_numpy(GOOD)[:-40],
+        "w.safetensors",
+        {"vocab": VOCAB},
+        422,
+        ["safetensors"],
+    ),
     "truncated-npz": (npz_bytes(GOOD)[:300], "w.npz", {"vocab": VOCAB}, 422, [".npz"]),
     "zip-bomb": (zip_bomb(), "w.npz", {"vocab": VOCAB}, 413, ["unpacks to"]),
     "not-weights": (b"hello, I am a text file", "w.txt", {"vocab": VOCAB}, 422, ["safetensors"]),
     "empty-file": (b"", "w.npz", {"vocab": VOCAB}, 422, ["empty"]),
-    "wrong-shape": (save_numpy({**GOOD, "weight_hh_l0": np.zeros((8, 3))}), "w.safetensors",
-                    {"vocab": VOCAB}, 422, ["weight_hh_l0", "(8, 3)", "(8, 2)"]),
-    "nan": (save_numpy({**GOOD, "bias_ih_l0": np.full(8, np.nan)}), "w.safetensors",
-            {"vocab": VOCAB}, 422, ["bias_ih_l0", "NaN"]),
-    "stranger-tensor": (save_numpy({**GOOD, "fc.weight": np.zeros((2, 2))}), "w.safetensors",
-                        {"vocab": VOCAB}, 422, ["fc.weight"]),
-    "vocab-too-short": (save_numpy(GOOD), "w.safetensors", {"vocab": "ab"}, 422,
-                        ["2 characters", "5 inputs"]),
+    "wrong-shape": (
+        save_numpy({**GOOD, "weight_hh_l0": np.zeros((8, 3))}),
+        "w.safetensors",
+        {"vocab": VOCAB},
+        422,
+        ["weight_hh_l0", "(8, 3)", "(8, 2)"],
+    ),
+    "nan": (
+        save_numpy({**GOOD, "bias_ih_l0": np.full(8, np.nan)}),
+        "w.safetensors",
+        {"vocab": VOCAB},
+        422,
+        ["bias_ih_l0", "NaN"],
+    ),
+    "stranger-tensor": (
+        save_numpy({**GOOD, "fc.weight": np.zeros((2, 2))}),
+        "w.safetensors",
+        {"vocab": VOCAB},
+        422,
+        ["fc.weight"],
+    ),
+    "vocab-too-short": (
+        save_numpy(GOOD),
+        "w.safetensors",
+        {"vocab": "ab"},
+        422,
+        ["2 characters", "5 inputs"],
+    ),
     "vocab-repeats": (save_numpy(GOOD), "w.safetensors", {"vocab": "abca."}, 422, ["repeats 'a'"]),
-    "both-descriptions": (save_numpy(GOOD), "w.safetensors", {"vocab": VOCAB, "input_size": "5"}, 422,
-                          ["either"]),
+    "both-descriptions": (
+        save_numpy(GOOD),
+        "w.safetensors",
+        {"vocab": VOCAB, "input_size": "5"},
+        422,
+        ["either"],
+    ),
     "no-description": (save_numpy(GOOD), "w.safetensors", {}, 422, ["either"]),
     "input-size-off": (save_numpy(GOOD), "w.safetensors", {"input_size": "4"}, 422, ["input_size is 4"]),
-    "keras-missing-recurrent": (npz_bytes({"kernel": np.zeros((2, 8))}), "k.npz", {"input_size": "2"}, 422,
-                                ["recurrent_kernel"]),
-    "unknown-activation": (save_numpy(GOOD), "w.safetensors",
-                           {"vocab": VOCAB, "recurrent_activation": "relu"}, 422, ["recurrent_activation"]),
+    "keras-missing-recurrent": (
+        npz_bytes({"kernel": np.zeros((2, 8))}),
+        "k.npz",
+        {"input_size": "2"},
+        422,
+        ["recurrent_kernel"],
+    ),
+    "unknown-activation": (
+        save_numpy(GOOD),
+        "w.safetensors",
+        {"vocab": VOCAB, "recurrent_activation": "relu"},
+        422,
+        ["recurrent_activation"],
+    ),
 }
 
 
@@ -221,22 +276,29 @@ def test_the_parity_badge_bounds_what_the_tests_measure(client):
         L = int(rng.integers(1, 5))
         model = torch_lstm(I, H, L, seed)
         x = rng.normal(size=(T, I)) * 2
-        answer = post_model(client, save_numpy({k: v.numpy() for k, v in model.state_dict().items()}),
-                            input_size=str(I)).json()
+        answer = post_model(
+            client, save_numpy({k: v.numpy() for k, v in model.state_dict().items()}), input_size=str(I)
+        ).json()
         assert "torch.nn.LSTM" in answer["model"]["parity"], answer
-        got = client.post("/api/run", json={"model": answer["id"], "inputs": x.tolist(),
-                                            "precision": "float64"}).json()["layers"][-1]["h"]
+        got = client.post(
+            "/api/run", json={"model": answer["id"], "inputs": x.tolist(), "precision": "float64"}
+        ).json()["layers"][-1]["h"]
         with torch.no_grad():
             want = model(torch.from_numpy(x))[0].numpy()
         worst["PyTorch"] = max(worst["PyTorch"], float(np.max(np.abs(np.array(got) - want))))
         for name, gate in (("sigmoid", sigmoid), ("hard_sigmoid", hard_sigmoid)):
             kernel, recurrent, bias = keras_layer(rng, I, H)
-            answer = post_model(client, npz_bytes({"kernel": kernel, "recurrent_kernel": recurrent,
-                                                   "bias": bias}), "k.npz", input_size=str(I),
-                                recurrent_activation=name).json()
+            answer = post_model(
+                client,
+                npz_bytes({"kernel": kernel, "recurrent_kernel": recurrent, "bias": bias}),
+                "k.npz",
+                input_size=str(I),
+                recurrent_activation=name,
+            ).json()
             assert "Keras" in answer["model"]["parity"]
-            got = client.post("/api/run", json={"model": answer["id"], "inputs": x.tolist(),
-                                                "precision": "float64"}).json()["layers"][0]["h"]
+            got = client.post(
+                "/api/run", json={"model": answer["id"], "inputs": x.tolist(), "precision": "float64"}
+            ).json()["layers"][0]["h"]
             want = keras_reference(kernel, recurrent, bias, x, gate)
             worst["Keras"] = max(worst["Keras"], float(np.max(np.abs(np.array(got) - want))))
     for source, (_, bound) in PARITY.items():

@@ -254,7 +254,9 @@ def check_interventions(interventions: Sequence[Intervention], steps: int, shape
             raise InterventionError(n, "gate", f"gate {iv.gate!r}; expected one of {', '.join(GATES)}")
         if (iv.value is None) == (iv.bias_add is None):
             raise InterventionError(
-                n, None, "give exactly one of value (replaces the gate's output) and bias_add "
+                n,
+                None,
+                "give exactly one of value (replaces the gate's output) and bias_add "
                 "(shifts its pre-activation)",
             )
         for name in ("value", "bias_add"):
@@ -306,8 +308,14 @@ def _internal(a: np.ndarray, H: int, scale: float) -> np.ndarray:
 
 
 def _layer(
-    W_ih: np.ndarray, W_hh: np.ndarray, b: np.ndarray, x: np.ndarray, h0: np.ndarray, c0: np.ndarray,
-    gate_activation: str, interventions: Sequence[Intervention] = (),
+    W_ih: np.ndarray,
+    W_hh: np.ndarray,
+    b: np.ndarray,
+    x: np.ndarray,
+    h0: np.ndarray,
+    c0: np.ndarray,
+    gate_activation: str,
+    interventions: Sequence[Intervention] = (),
 ) -> LayerTrace:
     T, H = x.shape[0], W_hh.shape[1]
     batch = x.shape[1:-1]  # () for one sequence, (B,) for a batch
@@ -365,8 +373,18 @@ def _layer(
 
     gates = {GATES[k]: A[..., j * H : (j + 1) * H] for j, k in enumerate(_INTERNAL)}
     return LayerTrace(
-        **gates, c=C, h=Hs, x=x, h0=h0, c0=c0, W_ih=W_ih, W_hh=W_hh, bias=b,
-        gate_activation=gate_activation, shifts=shifts, clamps=clamps,
+        **gates,
+        c=C,
+        h=Hs,
+        x=x,
+        h0=h0,
+        c0=c0,
+        W_ih=W_ih,
+        W_hh=W_hh,
+        bias=b,
+        gate_activation=gate_activation,
+        shifts=shifts,
+        clamps=clamps,
     )
 
 

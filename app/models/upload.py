@@ -20,8 +20,10 @@ from app.refusal import Invalid, TooLarge
 # test suite (tests/test_uploads.py), and a bound on the largest difference it measured there.
 PARITY = {
     "PyTorch": ("torch.nn.LSTM (torch 2.13.0, float64)", 1e-15),
-    "Keras": ("a Keras 3 LSTM layer (sigmoid, float64) and the Keras 2 equations step by step "
-              "(hard_sigmoid)", 1e-14),
+    "Keras": (
+        "a Keras 3 LSTM layer (sigmoid, float64) and the Keras 2 equations step by step (hard_sigmoid)",
+        1e-14,
+    ),
 }
 
 KERAS_NAME = re.compile(r"(kernel|recurrent_kernel|bias)(?:_l(\d+))?")
@@ -44,16 +46,20 @@ def _npz(raw: bytes, max_unpacked: int) -> dict[str, np.ndarray]:
         raise Invalid(f"the .npz file is not a readable zip archive ({e})", ["weights"]) from None
     unpacked = sum(m.file_size for m in members)
     if unpacked > max_unpacked:  # a zip bomb, or simply too much
-        raise TooLarge(f"the .npz file unpacks to {unpacked} bytes; the limit is {max_unpacked}",
-            ["weights"], limit=max_unpacked,
+        raise TooLarge(
+            f"the .npz file unpacks to {unpacked} bytes; the limit is {max_unpacked}",
+            ["weights"],
+            limit=max_unpacked,
         )
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as f:
             return {name: f[name] for name in f.files}
     except ValueError as e:
         if "pickle" in str(e):
-            raise Invalid("the .npz file holds pickled objects, which are never loaded; "
-                           "save plain numeric arrays", ["weights"]) from None
+            raise Invalid(
+                "the .npz file holds pickled objects, which are never loaded; save plain numeric arrays",
+                ["weights"],
+            ) from None
         raise Invalid(f"the .npz file could not be read: {e}", ["weights"]) from None
     except (OSError, zipfile.BadZipFile, EOFError) as e:
         raise Invalid(f"the .npz file is truncated or corrupt ({e})", ["weights"]) from None
@@ -61,8 +67,9 @@ def _npz(raw: bytes, max_unpacked: int) -> dict[str, np.ndarray]:
 
 def _safetensors(raw: bytes) -> dict[str, np.ndarray]:
     if len(raw) < 8 or int.from_bytes(raw[:8], "little") > len(raw) - 8:
-        raise Invalid("the file is neither .npz nor a complete .safetensors file "
-                       "(its header is cut short)", ["weights"])
+        raise Invalid(
+            "the file is neither .npz nor a complete .safetensors file (its header is cut short)", ["weights"]
+        )
     try:
         return dict(load_safetensors(raw))
     except Exception as e:  # safetensors raises its own SafetensorError, and TypeError for bf16
@@ -70,7 +77,7 @@ def _safetensors(raw: bytes) -> dict[str, np.ndarray]:
 
 
 def source_of(arrays: dict[str, np.ndarray]) -> str:
-    """"Keras" when every name is a Keras LSTM layer's, else "PyTorch"."""
+    """ "Keras" when every name is a Keras LSTM layer's, else "PyTorch"."""
     return "Keras" if arrays and all(KERAS_NAME.fullmatch(n) for n in arrays) else "PyTorch"
 
 
@@ -100,8 +107,9 @@ def to_torch(arrays: dict[str, np.ndarray], forget_bias: float = 0.0) -> dict[st
 
 
 def _numeric(value: Any) -> bool:
-    return isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.number) \
-        and not np.iscomplexobj(value)
+    return (
+        isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.number) and not np.iscomplexobj(value)
+    )
 
 
 def _from_keras(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -115,8 +123,7 @@ def _from_keras(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         for needed in ("kernel", "recurrent_kernel"):
             if needed not in parts:
                 suffix = f"_l{k}" if k else ""
-                raise Invalid(f"Keras layer {k} has no '{needed}{suffix}'", ["weights", needed + suffix]
-                )
+                raise Invalid(f"Keras layer {k} has no '{needed}{suffix}'", ["weights", needed + suffix])
         try:
             weights |= lstm.keras_to_torch(parts["kernel"], parts["recurrent_kernel"], parts.get("bias"), k)
         except lstm.WeightError as e:

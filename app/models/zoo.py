@@ -209,19 +209,21 @@ def trained() -> list[Model]:
         tensors = load_file(str(card_path.with_suffix(".safetensors")))
         weights = {k: v.astype(np.float64) for k, v in tensors.items() if not k.startswith("head.")}
         accuracy = f"{100 * card['accuracy']:.1f} %"
-        models.append(Model(
-            id=card["task"],
-            title=f"Trained: {card['title']}",
-            description=f"{card['description']} Trained by Gatescope's own NumPy trainer: "
-            f"{accuracy} right on {card['accuracy_on']}. Reproduce: {card['command']}",
-            hint=card["hint"],
-            weights=weights,
-            vocab=card["vocab"],
-            input_size=len(card["vocab"]),
-            units=_unit_names(card, weights["weight_hh_l0"].shape[1]),
-            example=card.get("example", ""),
-            card=card,
-        ))
+        models.append(
+            Model(
+                id=card["task"],
+                title=f"Trained: {card['title']}",
+                description=f"{card['description']} Trained by Gatescope's own NumPy trainer: "
+                f"{accuracy} right on {card['accuracy_on']}. Reproduce: {card['command']}",
+                hint=card["hint"],
+                weights=weights,
+                vocab=card["vocab"],
+                input_size=len(card["vocab"]),
+                units=_unit_names(card, weights["weight_hh_l0"].shape[1]),
+                example=card.get("example", ""),
+                card=card,
+            )
+        )
     return models
 
 
@@ -261,9 +263,7 @@ def get(model_id: str) -> Model:
     return random_model(model_id)  # built on demand, never kept: any seed is a new model
 
 
-def from_upload(
-    model_id: str, info: dict, weights: dict[str, np.ndarray], parity: str = ""
-) -> Model:
+def from_upload(model_id: str, info: dict, weights: dict[str, np.ndarray], parity: str = "") -> Model:
     """A model someone uploaded (see app.upload), as stored."""
     vocab = info.get("vocab")
     size = len(vocab) if vocab is not None else int(info["input_size"])

@@ -18,7 +18,8 @@ class Limits(BaseModel):
     max_layers: int = Field(4, ge=1, description="most stacked layers")
     max_input_size: int = Field(1024, ge=1, description="largest input size I of inline weights")
     max_values: int = Field(
-        1_800_000, ge=1,
+        1_800_000,
+        ge=1,
         description="most numbers in one answer: T × H × layers × 6 arrays (14 with parts), "
         "float64 counting twice; about 20 MB of JSON",
     )
@@ -32,22 +33,30 @@ def check_steps(T: int, s: Limits, loc: list[str | int]) -> None:
     if T == 0:
         raise Invalid("the sequence is empty: give at least one step", loc)
     if T > s.max_steps:
-        raise Invalid(f"the sequence has {T} steps; the limit is {s.max_steps} (GATESCOPE_MAX_STEPS)", loc,
+        raise Invalid(
+            f"the sequence has {T} steps; the limit is {s.max_steps} (GATESCOPE_MAX_STEPS)",
+            loc,
             limit=s.max_steps,
         )
 
 
 def check_size(H: int, layers: int, s: Limits, loc: list[str | int], input_size: int = 0) -> None:
     if input_size > s.max_input_size:
-        raise Invalid(f"input size {input_size} exceeds the limit of {s.max_input_size} "
-            "(GATESCOPE_MAX_INPUT_SIZE)", [*loc, "weight_ih_l0"], limit=s.max_input_size,
+        raise Invalid(
+            f"input size {input_size} exceeds the limit of {s.max_input_size} (GATESCOPE_MAX_INPUT_SIZE)",
+            [*loc, "weight_ih_l0"],
+            limit=s.max_input_size,
         )
     if H > s.max_hidden:
-        raise Invalid(f"hidden size {H} exceeds the limit of {s.max_hidden} (GATESCOPE_MAX_HIDDEN)", loc,
+        raise Invalid(
+            f"hidden size {H} exceeds the limit of {s.max_hidden} (GATESCOPE_MAX_HIDDEN)",
+            loc,
             limit=s.max_hidden,
         )
     if layers > s.max_layers:
-        raise Invalid(f"{layers} layers exceed the limit of {s.max_layers} (GATESCOPE_MAX_LAYERS)", loc,
+        raise Invalid(
+            f"{layers} layers exceed the limit of {s.max_layers} (GATESCOPE_MAX_LAYERS)",
+            loc,
             limit=s.max_layers,
         )
 
@@ -61,9 +70,11 @@ def check_values(T: int, shape: Shape, req: RunRequest, s: Limits) -> None:
     per_value = 2 if req.precision == "float64" else 1
     values = T * shape.hidden_size * shape.layers * arrays * per_value
     if values > s.max_values:
-        raise Invalid(f"the answer would hold {values} numbers (steps {T} × hidden size "
+        raise Invalid(
+            f"the answer would hold {values} numbers (steps {T} × hidden size "
             f"{shape.hidden_size} × layers {shape.layers} × {arrays} arrays"
             f"{' × 2 for float64' if per_value == 2 else ''}); the limit is {s.max_values} "
             "(GATESCOPE_MAX_VALUES): send fewer steps, or fewer arrays",
-            [], limit=s.max_values,
+            [],
+            limit=s.max_values,
         )

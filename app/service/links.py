@@ -35,7 +35,8 @@ class LinkState(BaseModel):
 
     model: str = Field(max_length=200, examples=["counter"])
     pin: str | None = Field(
-        None, pattern=r"^[0-9a-f]{32}$",
+        None,
+        pattern=r"^[0-9a-f]{32}$",
         description="the model's version; absent: the current one, which the link then pins",
     )
     text: str | None = Field(None, description="a text model's sequence, as typed")
@@ -44,18 +45,25 @@ class LinkState(BaseModel):
     t: int | None = Index
     unit: int | None = Index
     x: str | None = Field(
-        None, description="what-ifs applied to the run, as the page writes them: f1 (f ≡ 1), fb1 (f's "
+        None,
+        description="what-ifs applied to the run, as the page writes them: f1 (f ≡ 1), fb1 (f's "
         "bias + 1), f0.2t5u3l0 (f = 0.2 at step 5, unit 3, layer 0), several joined by '_'",
         examples=["f1", "fb1_f0.2t5u3l0"],
     )
     # How the page shows the run (static/state.js): kept as given, read by the page alone.
     view: str | None = Field(None, pattern=r"^[a-z]{1,20}$", description="the explanation view shown")
     gate: Literal["i", "f", "g", "o"] | None = Field(None, description="step view: the gate charted")
-    from_: int | None = Field(None, alias="from", ge=0, le=1_000_000,
-                              description="memory view: the step whose cell state is followed")
+    from_: int | None = Field(
+        None,
+        alias="from",
+        ge=0,
+        le=1_000_000,
+        description="memory view: the step whose cell state is followed",
+    )
     spans: str | None = Field(None, pattern=r"^[a-z]{1,20}$", description="memory view: the spans' order")
-    span: str | None = Field(None, pattern=r"^[0-9]{1,7}-[0-9]{1,7}$",
-                             description="find view: the steps selected, a-b inclusive")
+    span: str | None = Field(
+        None, pattern=r"^[0-9]{1,7}-[0-9]{1,7}$", description="find view: the steps selected, a-b inclusive"
+    )
     by: Literal["i", "f", "g", "o", "c", "h"] | None = Field(None, description="find view: the array ranked")
     sort: str | None = Field(None, pattern=r"^[a-z]{1,20}$", description="find view: the rows' order")
     top: int | None = Field(None, ge=1, le=1_000_000, description="find view: rows shown")
@@ -63,7 +71,8 @@ class LinkState(BaseModel):
     text2: str | None = Field(None, description="compare view: B's sequence, as typed (absent: A's)")
     x2: str | None = Field(None, description="compare view: B's what-ifs, in the encoding of x")
     gate2: Literal["i", "f", "g", "o", "c", "h"] | None = Field(
-        None, description="compare view: the array drawn for A and B")
+        None, description="compare view: the array drawn for A and B"
+    )
 
 
 DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?", re.I)  # no hex, no "Infinity"
@@ -103,8 +112,11 @@ def link_id(state: dict[str, Any]) -> str:
 
 def check_size(raw: bytes, s: Limits) -> None:
     if len(raw) > s.max_link_bytes:
-        raise TooLarge(f"the link's state is {len(raw)} bytes; the limit is {s.max_link_bytes} "
-            "(GATESCOPE_MAX_LINK_BYTES)", [], limit=s.max_link_bytes,
+        raise TooLarge(
+            f"the link's state is {len(raw)} bytes; the limit is {s.max_link_bytes} "
+            "(GATESCOPE_MAX_LINK_BYTES)",
+            [],
+            limit=s.max_link_bytes,
         )
 
 
@@ -153,9 +165,11 @@ def shown(state: dict[str, Any], s: Limits, store: Store) -> tuple[str, str]:
     sequence: str = state.get("text") or state.get("inputs") or ""
     shown = sequence.replace("\n", " ⏎ ")
     shown = shown if len(shown) <= 80 else shown[:79] + "…"
-    return (f"{title} — Gatescope",
-            f"“{shown}”: every gate of a real LSTM (forget, input, candidate, output, cell and hidden "
-            "state), step by step, as heatmaps.")
+    return (
+        f"{title} — Gatescope",
+        f"“{shown}”: every gate of a real LSTM (forget, input, candidate, output, cell and hidden "
+        "state), step by step, as heatmaps.",
+    )
 
 
 def preview_png(link_id: str, s: Limits, store: Store) -> bytes:
@@ -171,8 +185,11 @@ def preview_png(link_id: str, s: Limits, store: Store) -> bytes:
     t, unit = state.get("t"), state.get("unit")
     pinned = (t, unit) if t is not None and unit is not None and t < T and unit < H else None
     png = preview.render_preview(
-        m.title, state.get("text") or state.get("inputs") or "", p.tokens,
-        {k: getattr(trace, k) for k in "ifgoch"}, pinned,
+        m.title,
+        state.get("text") or state.get("inputs") or "",
+        p.tokens,
+        {k: getattr(trace, k) for k in "ifgoch"},
+        pinned,
     )
     store.put_preview(link_id, png)
     return png

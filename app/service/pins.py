@@ -15,9 +15,17 @@ def keep(store: Store, m: zoo.Model) -> str:
     pin = pin_of(m)
     if not m.id.startswith("up-") and not store.has_model(f"pin-{pin}"):  # uploads are stored already
         info = {
-            "model": m.id, "title": m.title, "description": m.description, "hint": m.hint,
-            "vocab": m.vocab, "input_size": m.input_size, "units": list(m.units), "example": m.example,
-            "gate_activation": m.gate_activation, "parity": m.parity, "card": m.card,
+            "model": m.id,
+            "title": m.title,
+            "description": m.description,
+            "hint": m.hint,
+            "vocab": m.vocab,
+            "input_size": m.input_size,
+            "units": list(m.units),
+            "example": m.example,
+            "gate_activation": m.gate_activation,
+            "parity": m.parity,
+            "card": m.card,
         }
         store.put_model(f"pin-{pin}", info, m.weights)
     return pin
@@ -30,11 +38,23 @@ def pinned(store: Store, current: zoo.Model | None, model_id: str, pin: str) -> 
         return current
     stored = store.get_model(f"pin-{pin}")
     if stored is None or stored.info.get("model") != model_id:
-        raise NotFound(f"model {model_id!r} has no version {pin!r} in this store", ["pin"],
-                       current=None if current is None else pin_of(current))
+        raise NotFound(
+            f"model {model_id!r} has no version {pin!r} in this store",
+            ["pin"],
+            current=None if current is None else pin_of(current),
+        )
     i = stored.info
     return zoo.Model(
-        id=model_id, title=i["title"], description=i["description"], hint=i["hint"],
-        weights=stored.weights, vocab=i["vocab"], input_size=i["input_size"], units=tuple(i["units"]),
-        example=i["example"], gate_activation=i["gate_activation"], parity=i["parity"], card=i["card"],
+        id=model_id,
+        title=i["title"],
+        description=i["description"],
+        hint=i["hint"],
+        weights=stored.weights,
+        vocab=i["vocab"],
+        input_size=i["input_size"],
+        units=tuple(i["units"]),
+        example=i["example"],
+        gate_activation=i["gate_activation"],
+        parity=i["parity"],
+        card=i["card"],
     )

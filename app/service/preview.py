@@ -168,8 +168,13 @@ def _fit(shown: str, size: int, width: float) -> str:
 
 
 def _draw_text(
-    d: ImageDraw.ImageDraw, x: float, baseline: float, shown: str, size: int,
-    fill: tuple[int, int, int], bold: bool = False,
+    d: ImageDraw.ImageDraw,
+    x: float,
+    baseline: float,
+    shown: str,
+    size: int,
+    fill: tuple[int, int, int],
+    bold: bool = False,
 ) -> None:
     """Draw shown text (see _shown) with its left end at x, on the baseline."""
     f = font(size)
@@ -203,8 +208,9 @@ def _draw_symbol(
         d.line([(b, y - head), (b, y + head)], fill=fill, width=lw)
 
 
-def _centred(d: ImageDraw.ImageDraw, cx: float, baseline: float, shown: str, size: int,
-             fill: tuple[int, int, int]) -> None:
+def _centred(
+    d: ImageDraw.ImageDraw, cx: float, baseline: float, shown: str, size: int, fill: tuple[int, int, int]
+) -> None:
     _draw_text(d, cx - _length(shown, size) / 2, baseline, shown, size, fill)
 
 
@@ -276,8 +282,16 @@ def _header(d: ImageDraw.ImageDraw, title: str, sequence: str, T: int, H: int) -
 
 
 def _panel(
-    image: Image.Image, d: ImageDraw.ImageDraw, spec: PanelSpec, card: Box, heat: Box,
-    values: np.ndarray, lo: float, hi: float, tokens: Sequence[str], pin: tuple[int, int] | None,
+    image: Image.Image,
+    d: ImageDraw.ImageDraw,
+    spec: PanelSpec,
+    card: Box,
+    heat: Box,
+    values: np.ndarray,
+    lo: float,
+    hi: float,
+    tokens: Sequence[str],
+    pin: tuple[int, int] | None,
 ) -> None:
     left, top, width, height = card
     d.rounded_rectangle((left, top, left + width - 1, top + height - 1), radius=8, fill=CARD)
@@ -337,8 +351,9 @@ def _outline(d: ImageDraw.ImageDraw, heat: Box, T: int, H: int, t: int, u: int) 
     d.rectangle((x0 - 1, y0 - 1, x1, y1), outline=PIN, width=2)
 
 
-def _legend(image: Image.Image, d: ImageDraw.ImageDraw, spec: PanelSpec, x: int, y: int, w: int,
-            lo: float, hi: float) -> None:
+def _legend(
+    image: Image.Image, d: ImageDraw.ImageDraw, spec: PanelSpec, x: int, y: int, w: int, lo: float, hi: float
+) -> None:
     """heatmap.js's legend: a ramp of 256 values, stretched to w pixels, with words under its ends."""
     ramp = lo + (hi - lo) * _sample(256, w) / 255
     bar = np.broadcast_to(colours(ramp, lo, hi, spec.scale), (10, w, 3))

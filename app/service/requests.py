@@ -40,12 +40,15 @@ class InterventionIn(BaseModel):
 
     gate: Literal["i", "f", "g", "o"]
     value: float | None = Field(  # the range per gate is checked below, with a message that says it
-        None, json_schema_extra={"minimum": -1.0, "maximum": 1.0},
+        None,
+        json_schema_extra={"minimum": -1.0, "maximum": 1.0},
         description="replaces the gate's output after its activation: within [0, 1] for i, f, o, "
         "[-1, 1] for g (f = 1: no forgetting, f = 0: no memory)",
     )
     bias_add: float | None = Field(
-        None, ge=-MAX_BIAS_ADD, le=MAX_BIAS_ADD,
+        None,
+        ge=-MAX_BIAS_ADD,
+        le=MAX_BIAS_ADD,
         description="added to the gate's pre-activation (f + 1: the forget bias of Jozefowicz et al. 2015)",
     )
     t: int | None = Field(None, ge=0, description="the time step, from 0; every step when absent")
@@ -69,7 +72,8 @@ class InterventionIn(BaseModel):
     def _value_or_bias_add(self) -> InterventionIn:
         if (self.value is None) == (self.bias_add is None):
             raise PydanticCustomError(
-                "value_or_bias_add", "give exactly one of 'value' (replaces the gate's output) and "
+                "value_or_bias_add",
+                "give exactly one of 'value' (replaces the gate's output) and "
                 "'bias_add' (shifts its pre-activation)",
             )
         return self
@@ -82,7 +86,8 @@ class RunRequest(BaseModel):
 
     model: str | None = Field(None, max_length=200, examples=["counter"])
     pin: str | None = Field(
-        None, pattern=r"^[0-9a-f]{32}$",
+        None,
+        pattern=r"^[0-9a-f]{32}$",
         description="the version of the model to run, as a share link pins it (GET /api/links/{id})",
     )
     text: str | None = Field(None, examples=["banana. a cat."])
@@ -94,7 +99,8 @@ class RunRequest(BaseModel):
         description="tensors in torch.nn.LSTM state_dict naming as nested lists, e.g. weight_ih_l0",
     )
     include: list[Literal["parts", "update", "retention"]] = Field(
-        [], description='"parts": each gate\'s pre-activation split into input, recurrent, bias, '
+        [],
+        description='"parts": each gate\'s pre-activation split into input, recurrent, bias, '
         'its sum, and the gate activation\'s curve; "update": the cell update term by term; '
         '"retention": how much of c at step retention_from survives later steps',
     )
@@ -105,7 +111,8 @@ class RunRequest(BaseModel):
         "float32", description="float32 halves the body; the engine always computes in float64"
     )
     interventions: list[InterventionIn] = Field(
-        [], max_length=MAX_INTERVENTIONS,
+        [],
+        max_length=MAX_INTERVENTIONS,
         description="what-ifs applied in list order; everything downstream is recomputed",
         examples=[[{"gate": "f", "value": 1.0}, {"gate": "f", "value": 0.2, "t": 5, "unit": 3}]],
     )
@@ -120,7 +127,7 @@ class StepRequest(RunRequest):
 
 def _message(err: dict[str, Any], loc: list[str | int]) -> str:
     if not loc and err["type"] in ("model_attributes_type", "dict_type", "model_type"):
-        return "the request body must be a JSON object, such as {\"model\": \"counter\", \"text\": \"ab.\"}"
+        return 'the request body must be a JSON object, such as {"model": "counter", "text": "ab."}'
     if err["type"] == "extra_forbidden":
         return f"{where(loc)}: unexpected key (not part of this request)"
     return f"{where(loc)}: {err['msg']}"
@@ -128,11 +135,14 @@ def _message(err: dict[str, Any], loc: list[str | int]) -> str:
 
 def validation_error(errors: Sequence[dict[str, Any]]) -> Invalid:
     """One 422 from pydantic's list of errors: the first three in the sentence, all in `detail`."""
-    locs = [[p for p in e["loc"] if p != "body"] if e["loc"][:1] == ("body",) else list(e["loc"])
-            for e in errors]
+    locs = [
+        [p for p in e["loc"] if p != "body"] if e["loc"][:1] == ("body",) else list(e["loc"]) for e in errors
+    ]
     messages = [_message(e, loc) for e, loc in zip(errors, locs, strict=True)]
     more = f" (and {len(messages) - 3} more)" if len(messages) > 3 else ""
-    return Invalid("; ".join(messages[:3]) + more, locs[0] if locs else [],
+    return Invalid(
+        "; ".join(messages[:3]) + more,
+        locs[0] if locs else [],
         detail=[{"loc": loc, "msg": m} for loc, m in zip(locs[:20], messages[:20], strict=True)],
     )
 

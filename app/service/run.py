@@ -62,8 +62,10 @@ def find_model(model_id: str, s: Limits, models: Store | None = None, pin: str |
                 return upload.as_model(stored.id, stored.info, stored.weights)
         return zoo.get(model_id)
     except KeyError:
-        raise NotFound(f"no model {model_id!r}; known models: {', '.join(zoo.known_ids())}",
-            ["model"], known=zoo.known_ids(),
+        raise NotFound(
+            f"no model {model_id!r}; known models: {', '.join(zoo.known_ids())}",
+            ["model"],
+            known=zoo.known_ids(),
         ) from None
 
 
@@ -85,7 +87,8 @@ def prepare(req: RunRequest, s: Limits, models: Store | None = None) -> Prepared
         x, tokens = encode_text(req.text, m, s)
         return Prepared(m.id, m.weights, x, tokens, m.gate_activation)
     if req.text is not None:
-        raise Invalid(f"model {m.id!r} reads {m.input_size} number(s) per step: send 'inputs', not 'text'",
+        raise Invalid(
+            f"model {m.id!r} reads {m.input_size} number(s) per step: send 'inputs', not 'text'",
             ["inputs"],
         )
     return Prepared(m.id, m.weights, _vectors(req.inputs, m.input_size, s), [], m.gate_activation)
@@ -108,9 +111,13 @@ def encode_text(text: str, m: zoo.Model, s: Limits) -> tuple[np.ndarray, list[st
     for t, ch in enumerate(text):
         k = index.get(ch)
         if k is None:
-            raise Invalid(f"character {ch!r} (U+{ord(ch):04X}) at position {t} is not in the vocabulary "
+            raise Invalid(
+                f"character {ch!r} (U+{ord(ch):04X}) at position {t} is not in the vocabulary "
                 f"of model {m.id!r}",
-                ["text", t], character=ch, position=t, vocab=m.vocab,
+                ["text", t],
+                character=ch,
+                position=t,
+                vocab=m.vocab,
             )
         cols[t] = k
     x = np.zeros((len(text), len(m.vocab)))
@@ -124,7 +131,8 @@ def _vectors(inputs: list[list[float]] | None, size: int, s: Limits) -> np.ndarr
     limits.check_steps(len(inputs), s, ["inputs"])
     for t, step in enumerate(inputs):
         if len(step) != size:
-            raise Invalid(f"inputs[{t}] has {len(step)} number(s); this model takes {size} per step",
+            raise Invalid(
+                f"inputs[{t}] has {len(step)} number(s); this model takes {size} per step",
                 ["inputs", t],
             )
     return np.array(inputs, dtype=np.float64)
@@ -136,12 +144,15 @@ def _weights(raw: dict[str, Any], s: Limits) -> dict[str, np.ndarray]:
         try:
             a = np.array(value, dtype=np.float64)
         except (ValueError, TypeError, OverflowError):
-            raise Invalid(f"tensor {name!r} is not a rectangular array of numbers (ragged or non-numeric)",
+            raise Invalid(
+                f"tensor {name!r} is not a rectangular array of numbers (ragged or non-numeric)",
                 ["weights", name],
             ) from None
         finite = a[np.isfinite(a)]  # NaN and infinity get the engine's own message
         if finite.size and np.abs(finite).max() > MAX_ABS:
-            raise Invalid(f"tensor {name!r} holds a value beyond ±{MAX_ABS:,.0f}", ["weights", name],
+            raise Invalid(
+                f"tensor {name!r} holds a value beyond ±{MAX_ABS:,.0f}",
+                ["weights", name],
                 limit=MAX_ABS,
             )
         weights[name] = a
@@ -175,8 +186,10 @@ def compute(
         loc: list[str | int] = ["interventions", e.index, *([e.field] if e.field else [])]
         raise Invalid(f"{where(loc)}: {e.reason}", loc) from None
     if "retention" in req.include and req.retention_from >= p.x.shape[0]:
-        raise Invalid(f"retention_from {req.retention_from} is beyond the sequence's last step, "
-                       f"{p.x.shape[0] - 1}", ["retention_from"])
+        raise Invalid(
+            f"retention_from {req.retention_from} is beyond the sequence's last step, {p.x.shape[0] - 1}",
+            ["retention_from"],
+        )
     limits.check_values(p.x.shape[0], shape_of(p), req, s)
     return p, lstm.forward(p.weights, p.x, gate_activation=p.gate_activation, interventions=interventions)
 
@@ -214,8 +227,11 @@ def execute(req: RunRequest, s: Limits, models: Store | None = None) -> dict[str
         "hidden_size": traces[0].h.shape[1],
         "layers": layers,
         "interventions": [iv.model_dump(exclude_none=True) for iv in req.interventions],
-        **({"gate_curve": {"activation": p.gate_activation, **explain.gate_curve(p.gate_activation)}}
-           if "parts" in req.include else {}),
+        **(
+            {"gate_curve": {"activation": p.gate_activation, **explain.gate_curve(p.gate_activation)}}
+            if "parts" in req.include
+            else {}
+        ),
     }
 
 

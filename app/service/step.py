@@ -20,8 +20,7 @@ from app.service.store import Store
 def explain_step(req: StepRequest, s: Limits, models: Store | None = None) -> dict[str, Any]:
     p, traces = run.compute(req, s, models)
     if req.layer >= len(traces):
-        raise Invalid(f"layer {req.layer} is beyond the model's last layer, {len(traces) - 1}",
-                       ["layer"])
+        raise Invalid(f"layer {req.layer} is beyond the model's last layer, {len(traces) - 1}", ["layer"])
     T = p.x.shape[0]
     if req.t >= T:
         raise Invalid(f"t {req.t} is beyond the sequence's last step, {T - 1}", ["t"])

@@ -57,8 +57,14 @@ class Store:
             from psycopg_pool import ConnectionPool  # only deployments with DATABASE_URL need it
 
             # a PostgreSQL connection costs a server process: keep a few open
-            self.pool = ConnectionPool(database_url or "", min_size=1, max_size=4, open=True,
-                                       kwargs={"connect_timeout": 10}, name="gatescope")
+            self.pool = ConnectionPool(
+                database_url or "",
+                min_size=1,
+                max_size=4,
+                open=True,
+                kwargs={"connect_timeout": 10},
+                name="gatescope",
+            )
         else:
             data_dir.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:

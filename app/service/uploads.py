@@ -20,8 +20,7 @@ def _vocabulary(raw: str) -> str:
         try:
             items = json.loads(raw)
         except ValueError as e:
-            raise Invalid(f"vocab looks like a JSON list but is not valid JSON: {e}", ["vocab"]
-            ) from None
+            raise Invalid(f"vocab looks like a JSON list but is not valid JSON: {e}", ["vocab"]) from None
         if not isinstance(items, list) or not all(isinstance(c, str) and len(c) == 1 for c in items):
             raise Invalid("vocab as a JSON list must hold one-character strings", ["vocab"])
         vocab = "".join(items)
@@ -35,8 +34,17 @@ def _vocabulary(raw: str) -> str:
     return vocab
 
 
-def accept(raw: bytes, filename: str, vocab: str | None, input_size: int | None, name: str | None,
-           gate_activation: str, forget_bias: float, s: Limits, models: Store) -> dict[str, Any]:
+def accept(
+    raw: bytes,
+    filename: str,
+    vocab: str | None,
+    input_size: int | None,
+    name: str | None,
+    gate_activation: str,
+    forget_bias: float,
+    s: Limits,
+    models: Store,
+) -> dict[str, Any]:
     """Check everything, then store: a refused upload leaves nothing behind."""
     if (vocab is None) == (input_size is None):
         raise Invalid("give either 'vocab' (the characters, in one-hot order) or 'input_size'", [])
@@ -50,17 +58,27 @@ def accept(raw: bytes, filename: str, vocab: str | None, input_size: int | None,
     if vocab is not None:
         described["vocab"] = _vocabulary(vocab)
         if len(described["vocab"]) != I:
-            raise Invalid(f"vocab has {len(described['vocab'])} characters but the weights take "
-                           f"{I} inputs per step (weight_ih_l0 is {tuple(weights['weight_ih_l0'].shape)})",
-                           ["vocab"])
+            raise Invalid(
+                f"vocab has {len(described['vocab'])} characters but the weights take "
+                f"{I} inputs per step (weight_ih_l0 is {tuple(weights['weight_ih_l0'].shape)})",
+                ["vocab"],
+            )
     else:
         described["input_size"] = input_size
         if input_size != I:
-            raise Invalid(f"input_size is {input_size} but the weights take {I} inputs per step "
-                           f"(weight_ih_l0 is {tuple(weights['weight_ih_l0'].shape)})", ["input_size"])
+            raise Invalid(
+                f"input_size is {input_size} but the weights take {I} inputs per step "
+                f"(weight_ih_l0 is {tuple(weights['weight_ih_l0'].shape)})",
+                ["input_size"],
+            )
     model_id = upload.content_id(weights, described)
-    info = {**described, "name": name, "file": filename, "forget_bias": forget_bias,
-            "source": upload.source_of(arrays)}
+    info = {
+        **described,
+        "name": name,
+        "file": filename,
+        "forget_bias": forget_bias,
+        "source": upload.source_of(arrays),
+    }
     created = models.put_model(model_id, info, weights)
     model = upload.as_model(model_id, info, weights)
     return {"id": model_id, "url": f"/?model={model_id}", "created": created, "model": run.model_info(model)}

@@ -15,14 +15,14 @@ WHAT_IF = re.compile(
     r"(?:t([0-9]{1,6}))?(?:u([0-9]{1,6}))?(?:l([0-9]{1,6}))?"
 )
 GRAMMAR = (
-    "write a gate (i, f, g or o), then a value it is set to (f1: f ≡ 1) or \"b\" and a shift of its "
+    'write a gate (i, f, g or o), then a value it is set to (f1: f ≡ 1) or "b" and a shift of its '
     "pre-activation (fb1: f's bias + 1), then optionally t<step>, u<unit>, l<layer> (f0.2t5u3l0); "
-    "join several with \"_\""
+    'join several with "_"'
 )
 
 
 def parse_interventions(text: str | None) -> list[InterventionIn]:
-    """"f1_fb1" -> the interventions POST /api/run takes; "" or None -> []. Refuses what the page
+    """ "f1_fb1" -> the interventions POST /api/run takes; "" or None -> []. Refuses what the page
     would refuse, with a 422 that names the key x."""
     if not text:
         return []
@@ -38,18 +38,27 @@ def parse_interventions(text: str | None) -> list[InterventionIn]:
         v = float(number)
         if bias:
             if not abs(v) <= MAX_BIAS_ADD:
-                raise Invalid(f'x: "{item}": a shift of the pre-activation lies within '
-                               f"±{MAX_BIAS_ADD:g}; {number} is outside it", ["x"])
+                raise Invalid(
+                    f'x: "{item}": a shift of the pre-activation lies within '
+                    f"±{MAX_BIAS_ADD:g}; {number} is outside it",
+                    ["x"],
+                )
         else:
             low, high = GATE_RANGES[gate]
             if not low <= v <= high:
-                raise Invalid(f'x: "{item}": the {GATE_NAMES[gate]} takes values in '
-                               f"[{low:g}, {high:g}]; {number} is outside it", ["x"])
-        out.append(InterventionIn(
-            gate=gate, value=None if bias else v, bias_add=v if bias else None,
-            t=None if t is None else int(t), unit=None if unit is None else int(unit),
-            layer=None if layer is None else int(layer),
-        ))
+                raise Invalid(
+                    f'x: "{item}": the {GATE_NAMES[gate]} takes values in '
+                    f"[{low:g}, {high:g}]; {number} is outside it",
+                    ["x"],
+                )
+        out.append(
+            InterventionIn(
+                gate=gate,
+                value=None if bias else v,
+                bias_add=v if bias else None,
+                t=None if t is None else int(t),
+                unit=None if unit is None else int(unit),
+                layer=None if layer is None else int(layer),
+            )
+        )
     return out
-
-

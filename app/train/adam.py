@@ -22,9 +22,14 @@ class Adam:
     shrinks by the factor 1 − lr·decay, as torch.optim.AdamW does. `lr` may be changed between
     steps (a schedule)."""
 
-    def __init__(self, params: Mapping[str, np.ndarray], lr: float = 1e-2,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 decay: Mapping[str, float] | None = None):
+    def __init__(
+        self,
+        params: Mapping[str, np.ndarray],
+        lr: float = 1e-2,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        decay: Mapping[str, float] | None = None,
+    ):
         self.lr, self.betas, self.eps = lr, betas, eps
         self.decay = dict(decay or {})
         self.m = {k: np.zeros_like(v) for k, v in params.items()}

@@ -42,8 +42,10 @@ def lstm_part(params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def logits(
-    params: Mapping[str, np.ndarray], x: np.ndarray,
-    h0: np.ndarray | None = None, c0: np.ndarray | None = None,
+    params: Mapping[str, np.ndarray],
+    x: np.ndarray,
+    h0: np.ndarray | None = None,
+    c0: np.ndarray | None = None,
 ) -> tuple[list[LayerTrace], np.ndarray]:
     """Forward pass: traces of every layer and the head's logits (T, B, K) for inputs (T, B, I),
     from h0, c0 (layers, B, H) or zeros."""
@@ -52,8 +54,12 @@ def logits(
 
 
 def loss_and_grads(
-    params: Mapping[str, np.ndarray], x: np.ndarray, targets: np.ndarray, mask: np.ndarray | None = None,
-    h0: np.ndarray | None = None, c0: np.ndarray | None = None,
+    params: Mapping[str, np.ndarray],
+    x: np.ndarray,
+    targets: np.ndarray,
+    mask: np.ndarray | None = None,
+    h0: np.ndarray | None = None,
+    c0: np.ndarray | None = None,
 ) -> Result:
     """Cross-entropy of the targets (T, B) class indices at the steps mask (T, B) keeps, and its gradients.
 
@@ -91,8 +97,9 @@ def loss_and_grads(
                 if name in params:
                     grads[name] = db.copy()
         dh_above = dZ @ traces[k].W_ih  # (T, B, I): what the layer below receives
-    return Result(loss, correct, n, grads, np.stack([tr.h[-1] for tr in traces]),
-                  np.stack([tr.c[-1] for tr in traces]))
+    return Result(
+        loss, correct, n, grads, np.stack([tr.h[-1] for tr in traces]), np.stack([tr.c[-1] for tr in traces])
+    )
 
 
 def _sum_outer(a: np.ndarray, b: np.ndarray) -> np.ndarray:

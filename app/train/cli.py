@@ -35,12 +35,24 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--batch", type=int, default=32)
     t.add_argument("--lr", type=float, default=None, help="Adam's (first) learning rate")
     t.add_argument("--schedule", choices=SCHEDULES, default=None, help="of the learning rate")
-    t.add_argument("--forget-bias", type=float, default=None,
-                   help="added to the forget gates' bias at initialisation (1 keeps memories from the start)")
-    t.add_argument("--recurrent-decay", type=float, default=None,
-                   help="decoupled weight decay on weight_hh: gates that follow the input, not h")
-    t.add_argument("--target", type=float, default=None,
-                   help="stop once held-out accuracy reaches this (checked every 50 steps)")
+    t.add_argument(
+        "--forget-bias",
+        type=float,
+        default=None,
+        help="added to the forget gates' bias at initialisation (1 keeps memories from the start)",
+    )
+    t.add_argument(
+        "--recurrent-decay",
+        type=float,
+        default=None,
+        help="decoupled weight decay on weight_hh: gates that follow the input, not h",
+    )
+    t.add_argument(
+        "--target",
+        type=float,
+        default=None,
+        help="stop once held-out accuracy reaches this (checked every 50 steps)",
+    )
     t.add_argument("--out", type=Path, required=True, help="weights file, e.g. models/counter.safetensors")
     m = sub.add_parser("train-lm", help="train a character-level language model of Python source")
     m.add_argument("--hidden", type=int, default=128, help="hidden size H")
@@ -69,9 +81,11 @@ def with_recipe(a: argparse.Namespace) -> argparse.Namespace:
 def command_line(a: argparse.Namespace) -> str:
     """The command that reproduces these weights, as the card records it."""
     target = f" --target {a.target}" if a.target is not None else ""
-    return (f"gatescope train {a.task} --hidden {a.hidden} --layers {a.layers} --seed {a.seed} "
-            f"--steps {a.steps} --batch {a.batch} --lr {a.lr} --schedule {a.schedule} "
-            f"--forget-bias {a.forget_bias} --recurrent-decay {a.recurrent_decay}{target} --out {a.out}")
+    return (
+        f"gatescope train {a.task} --hidden {a.hidden} --layers {a.layers} --seed {a.seed} "
+        f"--steps {a.steps} --batch {a.batch} --lr {a.lr} --schedule {a.schedule} "
+        f"--forget-bias {a.forget_bias} --recurrent-decay {a.recurrent_decay}{target} --out {a.out}"
+    )
 
 
 def card(task: Task, a: argparse.Namespace, trained: Trained) -> dict[str, object]:
@@ -112,28 +126,52 @@ def run_train(a: argparse.Namespace) -> int:
             bar.update(p.step - bar.n)
             bar.set_postfix(loss=f"{p.loss:.4f}", accuracy=f"{p.accuracy:.3f}")
 
-        trained = train(task, a.hidden, a.seed, a.steps, batch=a.batch, layers=a.layers,
-                        lr=a.lr, target=a.target, report=report, forget_bias=a.forget_bias,
-                        recurrent_decay=a.recurrent_decay, schedule=a.schedule)
+        trained = train(
+            task,
+            a.hidden,
+            a.seed,
+            a.steps,
+            batch=a.batch,
+            layers=a.layers,
+            lr=a.lr,
+            target=a.target,
+            report=report,
+            forget_bias=a.forget_bias,
+            recurrent_decay=a.recurrent_decay,
+            schedule=a.schedule,
+        )
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: np.ascontiguousarray(v) for k, v in trained.params.items()}, str(a.out),
-              metadata={"task": task.name, "vocab": task.vocab})
+    save_file(
+        {k: np.ascontiguousarray(v) for k, v in trained.params.items()},
+        str(a.out),
+        metadata={"task": task.name, "vocab": task.vocab},
+    )
     info = card(task, a, trained)
     a.out.with_suffix(".json").write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n")
-    log.info("%s: held-out accuracy %.4f after %d steps (%.1f s); wrote %s and %s", task.name,
-             info["accuracy"], trained.steps, trained.seconds, a.out, a.out.with_suffix(".json"))
+    log.info(
+        "%s: held-out accuracy %.4f after %d steps (%.1f s); wrote %s and %s",
+        task.name,
+        info["accuracy"],
+        trained.steps,
+        trained.seconds,
+        a.out,
+        a.out.with_suffix(".json"),
+    )
     return 0
 
 
 def lm_command_line(a: argparse.Namespace) -> str:
-    return (f"gatescope train-lm --hidden {a.hidden} --layers {a.layers} --seed {a.seed} "
-            f"--steps {a.steps} --batch {a.batch} --length {a.length} --lr {a.lr} "
-            f"--schedule {a.schedule} --forget-bias {a.forget_bias} "
-            f"--recurrent-decay {a.recurrent_decay} --out {a.out}")
+    return (
+        f"gatescope train-lm --hidden {a.hidden} --layers {a.layers} --seed {a.seed} "
+        f"--steps {a.steps} --batch {a.batch} --length {a.length} --lr {a.lr} "
+        f"--schedule {a.schedule} --forget-bias {a.forget_bias} "
+        f"--recurrent-decay {a.recurrent_decay} --out {a.out}"
+    )
 
 
-def lm_card(a: argparse.Namespace, trained: pychars.TrainedLM, reading: pychars.Reading,
-            units: list[Unit]) -> dict[str, object]:
+def lm_card(
+    a: argparse.Namespace, trained: pychars.TrainedLM, reading: pychars.Reading, units: list[Unit]
+) -> dict[str, object]:
     lib = pychars.stdlib()
     best = units[0]
     return {
@@ -174,8 +212,19 @@ def run_train_lm(a: argparse.Namespace) -> int:
     def report(step: int, bpc: float, seconds: float) -> None:
         log.info("step %d/%d: %.3f bits per character (%.0f s)", step, a.steps, bpc, seconds)
 
-    trained = pychars.train(a.hidden, a.layers, a.seed, a.steps, a.batch, a.length, a.lr,
-                            a.forget_bias, a.recurrent_decay, a.schedule, report=report)
+    trained = pychars.train(
+        a.hidden,
+        a.layers,
+        a.seed,
+        a.steps,
+        a.batch,
+        a.length,
+        a.lr,
+        a.forget_bias,
+        a.recurrent_decay,
+        a.schedule,
+        report=report,
+    )
     # float32 halves the file; the card's figures are those of the stored (float32) weights
     stored = {k: v.astype(np.float32) for k, v in trained.params.items()}
     ids, props = pychars.held_out(pychars.stdlib())
@@ -184,9 +233,15 @@ def run_train_lm(a: argparse.Namespace) -> int:
     a.out.parent.mkdir(parents=True, exist_ok=True)
     save_file(stored, str(a.out), metadata={"task": "python-chars", "vocab": pychars.VOCAB})
     a.out.with_suffix(".json").write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n")
-    log.info("python-chars: %.3f bits per character and %.1f %% right on held-out files after %d "
-             "steps (%.0f s); wrote %s", reading.bits_per_char, 100 * reading.accuracy, trained.steps,
-             trained.seconds, a.out)
+    log.info(
+        "python-chars: %.3f bits per character and %.1f %% right on held-out files after %d "
+        "steps (%.0f s); wrote %s",
+        reading.bits_per_char,
+        100 * reading.accuracy,
+        trained.steps,
+        trained.seconds,
+        a.out,
+    )
     return 0
 
 

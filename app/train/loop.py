@@ -35,8 +35,9 @@ class Trained:
     history: list[tuple[int, float, float]] = field(default_factory=list)  # (step, loss, accuracy)
 
 
-def init_model(inputs: int, classes: int, hidden: int, layers: int, seed: int,
-               forget_bias: float = 0.0) -> dict[str, np.ndarray]:
+def init_model(
+    inputs: int, classes: int, hidden: int, layers: int, seed: int, forget_bias: float = 0.0
+) -> dict[str, np.ndarray]:
     """torch.nn.LSTM's initialisation for the LSTM, torch.nn.Linear's for the read-out; forget_bias
     is added to every layer's forget-gate bias (Jozefowicz et al., 2015, use 1), so that f starts
     near σ(forget_bias) and what a cell holds survives the first steps of training."""
@@ -50,8 +51,9 @@ def init_model(inputs: int, classes: int, hidden: int, layers: int, seed: int,
     return params
 
 
-def init_params(task: Task, hidden: int, layers: int, seed: int,
-                forget_bias: float = 0.0) -> dict[str, np.ndarray]:
+def init_params(
+    task: Task, hidden: int, layers: int, seed: int, forget_bias: float = 0.0
+) -> dict[str, np.ndarray]:
     return init_model(len(task.vocab), task.classes, hidden, layers, seed, forget_bias)
 
 
@@ -67,8 +69,9 @@ def learning_rate(lr: float, step: int, steps: int, schedule: str) -> float:
     raise ValueError(f"schedule {schedule!r}; expected one of {SCHEDULES}")
 
 
-def evaluate(params: dict[str, np.ndarray], task: Task, seed: int, sequences: int = 512,
-             length: int | None = None) -> float:
+def evaluate(
+    params: dict[str, np.ndarray], task: Task, seed: int, sequences: int = 512, length: int | None = None
+) -> float:
     """Accuracy over the kept steps of held-out sequences."""
     rng = np.random.default_rng(seed + HELD_OUT_SEED_OFFSET)
     tokens, targets, mask = task.draw(rng, sequences, length or task.length)
@@ -77,10 +80,19 @@ def evaluate(params: dict[str, np.ndarray], task: Task, seed: int, sequences: in
 
 
 def train(
-    task: Task, hidden: int, seed: int, steps: int, batch: int = 32, layers: int = 1,
-    lr: float = 1e-2, clip: float = 1.0, target: float | None = None,
-    report: Callable[[Progress], None] | None = None, forget_bias: float = 0.0,
-    recurrent_decay: float = 0.0, schedule: str = "constant",
+    task: Task,
+    hidden: int,
+    seed: int,
+    steps: int,
+    batch: int = 32,
+    layers: int = 1,
+    lr: float = 1e-2,
+    clip: float = 1.0,
+    target: float | None = None,
+    report: Callable[[Progress], None] | None = None,
+    forget_bias: float = 0.0,
+    recurrent_decay: float = 0.0,
+    schedule: str = "constant",
 ) -> Trained:
     """Train from scratch; stop after `steps`, or earlier once held-out accuracy reaches `target`
     (checked every 50 steps). The same arguments give the same weights.
@@ -111,6 +123,10 @@ def train(
             if target is not None and accuracy >= target:
                 break
     return Trained(
-        params=params, steps=step, loss=float(np.mean(losses[-50:])),
-        accuracy=evaluate(params, task, seed), seconds=time.perf_counter() - start, history=history,
+        params=params,
+        steps=step,
+        loss=float(np.mean(losses[-50:])),
+        accuracy=evaluate(params, task, seed),
+        seconds=time.perf_counter() - start,
+        history=history,
     )

@@ -40,11 +40,15 @@ def stdlib() -> Path:
 def train_files(lib: Path) -> tuple[str, ...]:
     """Every top-level module of at most 100 KB whose name does not start with '_', but for the
     held-out files and this.py (ROT13 prose): for Python 3.11, 140 files, 3.4 million characters."""
-    return tuple(sorted(
-        p.name for p in lib.glob("*.py")
-        if not p.name.startswith("_") and p.stat().st_size <= 100_000
-        and p.name not in (*HELD_OUT_FILES, "this.py")
-    ))
+    return tuple(
+        sorted(
+            p.name
+            for p in lib.glob("*.py")
+            if not p.name.startswith("_")
+            and p.stat().st_size <= 100_000
+            and p.name not in (*HELD_OUT_FILES, "this.py")
+        )
+    )
 
 
 def read_text(lib: Path, files: tuple[str, ...]) -> str:
@@ -104,8 +108,9 @@ def held_out(lib: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return encode("".join(texts)), {k: np.concatenate([p[k] for p in per_file]) for k in per_file[0]}
 
 
-def chunks(ids: np.ndarray, rng: np.random.Generator, batch: int,
-           length: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def chunks(
+    ids: np.ndarray, rng: np.random.Generator, batch: int, length: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Inputs and next-character targets, (length, batch) each, from `batch` places that move on by
     `length` characters per chunk, wrapping round the text's end."""
     at = rng.integers(0, len(ids), size=batch)
@@ -126,8 +131,7 @@ class Reading:
     lanes: int
 
 
-def read(params: dict[str, np.ndarray], ids: np.ndarray, lanes: int = 16,
-         segment: int = 250) -> Reading:
+def read(params: dict[str, np.ndarray], ids: np.ndarray, lanes: int = 16, segment: int = 250) -> Reading:
     """Read the text as `lanes` consecutive pieces side by side, `segment` steps at a time with the
     state carried over, predicting each next character."""
     per = len(ids) // lanes
@@ -145,8 +149,10 @@ def read(params: dict[str, np.ndarray], ids: np.ndarray, lanes: int = 16,
         h, c = np.stack([t.h[-1] for t in traces]), np.stack([t.c[-1] for t in traces])
         kept.append([(t.c.astype(np.float32), t.h.astype(np.float32)) for t in traces])
     seen = (per - 1) * lanes
-    states = [(np.concatenate([k[layer][0] for k in kept]), np.concatenate([k[layer][1] for k in kept]))
-              for layer in range(layers)]
+    states = [
+        (np.concatenate([k[layer][0] for k in kept]), np.concatenate([k[layer][1] for k in kept]))
+        for layer in range(layers)
+    ]
     return Reading(nats / seen / np.log(2), right / seen, states, lanes)
 
 
@@ -156,8 +162,7 @@ def lane_labels(values: np.ndarray, reading: Reading) -> np.ndarray:
     return values[: (len(values) // reading.lanes) * reading.lanes].reshape(reading.lanes, -1).T[:steps]
 
 
-def find_units(reading: Reading, props: dict[str, np.ndarray], warm: int = 100,
-               top: int = 3) -> list[Unit]:
+def find_units(reading: Reading, props: dict[str, np.ndarray], warm: int = 100, top: int = 3) -> list[Unit]:
     """Per property, the `top` units whose c or h follows it most closely (after the first `warm`
     steps of each lane, while the state settles), strongest first."""
     found = []
@@ -184,10 +189,21 @@ class TrainedLM:
     characters: int  # in the training text
 
 
-def train(hidden: int = 128, layers: int = 1, seed: int = 0, steps: int = 2800, batch: int = 32,
-          length: int = 100, lr: float = 1e-2, forget_bias: float = 1.0, recurrent_decay: float = 3.0,
-          schedule: str = "cosine", clip: float = 1.0, lib: Path | None = None,
-          report: Callable[[int, float, float], None] | None = None) -> TrainedLM:
+def train(
+    hidden: int = 128,
+    layers: int = 1,
+    seed: int = 0,
+    steps: int = 2800,
+    batch: int = 32,
+    length: int = 100,
+    lr: float = 1e-2,
+    forget_bias: float = 1.0,
+    recurrent_decay: float = 3.0,
+    schedule: str = "cosine",
+    clip: float = 1.0,
+    lib: Path | None = None,
+    report: Callable[[int, float, float], None] | None = None,
+) -> TrainedLM:
     """Train from scratch on the standard library's files; report(step, loss in bits per character,
     seconds) every 100 steps. The same arguments (and Python version) give the same weights."""
     lib = lib or stdlib()

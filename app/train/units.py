@@ -28,8 +28,13 @@ def correlations(states: np.ndarray, labels: np.ndarray) -> np.ndarray:
         return np.nan_to_num((s * y[:, None]).sum(axis=0) / denom)
 
 
-def find_units(params: dict[str, np.ndarray], x: np.ndarray, properties: dict[str, np.ndarray],
-               keep: np.ndarray, top: int = 3) -> list[Unit]:
+def find_units(
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    properties: dict[str, np.ndarray],
+    keep: np.ndarray,
+    top: int = 3,
+) -> list[Unit]:
     """For each property (labels (T, B)), the `top` units whose c or h follows it most closely
     over the kept steps, strongest first; a unit appears once per property, with its stronger state."""
     traces, _ = logits(params, x)

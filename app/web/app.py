@@ -56,7 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
     app.add_middleware(
-        BodyLimit, max_bytes=settings.max_body_bytes,
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
         # multipart framing around the file takes a little more than the file itself
         larger={"/api/models": settings.max_upload_bytes + 64 * 1024},
     )

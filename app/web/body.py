@@ -22,13 +22,13 @@ def parse(raw: bytes, schema: type[M]) -> M:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise Invalid(f"the request body is not UTF-8 text (byte {e.start}): send UTF-8 JSON",
-                       [e.start]) from None
+        raise Invalid(
+            f"the request body is not UTF-8 text (byte {e.start}): send UTF-8 JSON", [e.start]
+        ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise Invalid(f"the request body is not valid JSON at character {e.pos}: {e.msg}",
-                       [e.pos]) from None
+        raise Invalid(f"the request body is not valid JSON at character {e.pos}: {e.msg}", [e.pos]) from None
     except RecursionError:
         raise Invalid("the request body is JSON nested too deeply to read", []) from None
     except ValueError as e:  # e.g. an integer of more digits than Python converts

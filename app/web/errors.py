@@ -23,8 +23,14 @@ log = logging.getLogger(__name__)
 # The one place where a refusal becomes a status code.
 # Subclasses before their bases: Busy is a TooMany.
 STATUS: dict[type[Refusal], int] = {
-    Invalid: 422, NotFound: 404, TooLarge: 413, Conflict: 409, Unsupported: 415, Busy: 503,
-    TooMany: 429, Full: 507,
+    Invalid: 422,
+    NotFound: 404,
+    TooLarge: 413,
+    Conflict: 409,
+    Unsupported: 415,
+    Busy: 503,
+    TooMany: 429,
+    Full: 507,
 }
 
 
@@ -57,8 +63,14 @@ async def _http_error(request: Request, exc: Exception) -> JSON:
     elif exc.status_code == 405:
         # Starlette's Allow names the first matching route's methods only; a path served by
         # several routes (GET and POST /api/models) must list them all.
-        allowed = sorted({m for r in request.app.routes if isinstance(r, Route)
-                          and r.path_regex.match(request.url.path) for m in (r.methods or ())})
+        allowed = sorted(
+            {
+                m
+                for r in request.app.routes
+                if isinstance(r, Route) and r.path_regex.match(request.url.path)
+                for m in (r.methods or ())
+            }
+        )
         message = f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}"
         headers = {"Allow": ", ".join(allowed)}
     return JSON({"error": message, "loc": []}, status_code=exc.status_code, headers=headers)

@@ -23,9 +23,12 @@ class BodyLimit:
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and not declared.isdigit():
             await JSON(
-                {"error": f"the Content-Length header {declared.decode('latin-1')!r} is not a number",
-                 "loc": ["header", "content-length"]},
-                status_code=400, headers={"Connection": "close"},
+                {
+                    "error": f"the Content-Length header {declared.decode('latin-1')!r} is not a number",
+                    "loc": ["header", "content-length"],
+                },
+                status_code=400,
+                headers={"Connection": "close"},
             )(scope, receive, send)
             return
         if declared is not None and int(declared) > limit:

@@ -62,7 +62,8 @@ class GateParts(BaseModel):
     recurrent: list[list[float]] = Field(description="U·h_{t-1}, T×H")
     bias: list[float] = Field(description="b_ih + b_hh, H")
     shift: list[list[float]] | None = Field(
-        None, description="T×H, only where bias_add interventions moved this gate: the pre-activation "
+        None,
+        description="T×H, only where bias_add interventions moved this gate: the pre-activation "
         "used is input + recurrent + bias + shift",
     )
     pre: list[list[float]] | None = Field(

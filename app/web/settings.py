@@ -16,7 +16,8 @@ class Settings(Limits, BaseSettings):
 
     data_dir: Path = Path("./data")
     database_url: str | None = Field(
-        None, validation_alias="DATABASE_URL",
+        None,
+        validation_alias="DATABASE_URL",
         description="postgresql://… to keep models and links in PostgreSQL instead of SQLite under data_dir",
     )
 

@@ -77,8 +77,8 @@ def canvas_rgb(page: Page, selector: str) -> list[list[tuple[int, int, int]]]:
         selector,
         "c => [c.width, Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)]",
     )
-    pixels = [tuple(rgba[k:k + 3]) for k in range(0, len(rgba), 4)]
-    return [pixels[y:y + width] for y in range(0, len(pixels), width)]
+    pixels = [tuple(rgba[k : k + 3]) for k in range(0, len(rgba), 4)]
+    return [pixels[y : y + width] for y in range(0, len(pixels), width)]
 
 
 def layout_of(page: Page, answer: dict) -> dict:
@@ -141,8 +141,9 @@ def test_the_csv_has_one_row_per_value_equal_to_the_api(
         assert ',"""",' in raw and ',",",' in raw and ',"\n",' in raw
 
 
-def test_the_json_is_the_api_answer_with_what_makes_it_again(page: Page, live_server: str,
-                                                            tmp_path: Path) -> None:
+def test_the_json_is_the_api_answer_with_what_makes_it_again(
+    page: Page, live_server: str, tmp_path: Path
+) -> None:
     text = "a cat. a banana"
     open_page(page, f"model=counter&text={quote(text)}")
     name = download(page, "json", tmp_path / "run.json")
@@ -169,11 +170,15 @@ def test_the_json_is_the_api_answer_with_what_makes_it_again(page: Page, live_se
     assert saved["answer"] == api_run(live_server, saved["request"])
 
 
-def test_the_png_is_twice_its_layout_and_grows_with_the_sequence_and_layers(page: Page,
-                                                                            tmp_path: Path) -> None:
+def test_the_png_is_twice_its_layout_and_grows_with_the_sequence_and_layers(
+    page: Page, tmp_path: Path
+) -> None:
     sizes = {}
-    for model_id, text in [("random-h8-l1-s0", "ab"), ("random-h8-l1-s0", "abcdefghijklmnopqrst"),
-                           ("random-h8-l2-s0", "abcdefghijklmnopqrst")]:
+    for model_id, text in [
+        ("random-h8-l1-s0", "ab"),
+        ("random-h8-l1-s0", "abcdefghijklmnopqrst"),
+        ("random-h8-l2-s0", "abcdefghijklmnopqrst"),
+    ]:
         open_page(page, f"model={model_id}&text={text}")
         name = download(page, "png", tmp_path / "run.png")
         assert name == f"gatescope-{model_id}-{text}.png"
@@ -211,15 +216,24 @@ def test_the_png_cells_and_legends_have_exactly_the_pages_colours(
         heat = place["heat"]
         for u in range(H):
             for t in range(T):
-                points.append((int((heat["x"] + (t + 0.5) * heat["w"] / T) * scale),
-                               int((heat["y"] + (u + 0.5) * heat["h"] / H) * scale)))
+                points.append(
+                    (
+                        int((heat["x"] + (t + 0.5) * heat["w"] / T) * scale),
+                        int((heat["y"] + (u + 0.5) * heat["h"] / H) * scale),
+                    )
+                )
                 expected.append(cells[u][t])
         legend = place["legend"]
-        ramp = canvas_rgb(page, f'.panel[data-layer="{place["layer"]}"][data-gate="{place["key"]}"] '
-                                'canvas.legend-bar')[0]
+        ramp = canvas_rgb(
+            page, f'.panel[data-layer="{place["layer"]}"][data-gate="{place["key"]}"] canvas.legend-bar'
+        )[0]
         for k in (0, 40, 128, 200, 255):
-            points.append((int((legend["x"] + (k + 0.5) * legend["w"] / 256) * scale),
-                           int((legend["y"] + legend["h"] / 2) * scale)))
+            points.append(
+                (
+                    int((legend["x"] + (k + 0.5) * legend["w"] / 256) * scale),
+                    int((legend["y"] + legend["h"] / 2) * scale),
+                )
+            )
             expected.append(ramp[k])
     got = png_pixels(page, data, points)
     wrong = [(p, g, e) for p, g, e in zip(points, got, expected, strict=True) if g != e]

@@ -50,14 +50,15 @@ def near(a: tuple[int, ...], b: tuple[int, ...], tol: int = 3) -> bool:
 
 
 def all_pixels(page: Page) -> list[str]:
-    return page.evaluate(
-        "Array.from(document.querySelectorAll('canvas.heat')).map(c => c.toDataURL())"
-    )
+    return page.evaluate("Array.from(document.querySelectorAll('canvas.heat')).map(c => c.toDataURL())")
 
 
 def api_run(page: Page, body: dict) -> dict:
-    response = page.request.post(f"{page.base}/api/run", data=json.dumps(body),  # type: ignore[attr-defined]
-                                 headers={"Content-Type": "application/json"})
+    response = page.request.post(
+        f"{page.base}/api/run",
+        data=json.dumps(body),  # type: ignore[attr-defined]
+        headers={"Content-Type": "application/json"},
+    )
     assert response.ok, response.text()
     return response.json()
 
@@ -103,8 +104,9 @@ def test_hovering_a_cell_shows_the_values_the_api_computed(page: Page) -> None:
     page.locator(canvas("c")).scroll_into_view_if_needed()
     box = page.locator(canvas("c")).bounding_box()
     assert box is not None
-    page.mouse.move(box["x"] + (t + 0.5) * box["width"] / len(text),
-                    box["y"] + (unit + 0.5) * box["height"] / 4)
+    page.mouse.move(
+        box["x"] + (t + 0.5) * box["width"] / len(text), box["y"] + (unit + 0.5) * box["height"] / 4
+    )
     tooltip = page.locator("#tooltip")
     tooltip.wait_for(state="visible")
     answer = api_run(page, {"model": "counter", "text": text})
@@ -209,8 +211,7 @@ def test_an_emptied_box_is_explained_without_asking_the_server(page: Page) -> No
 
 
 def test_readable_on_a_phone_without_sideways_scrolling(browser: Browser, live_server: str) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
-                                  has_touch=True)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     try:
         phone = context.new_page()
         phone.base = live_server  # type: ignore[attr-defined]

@@ -161,8 +161,10 @@ def test_no_thanks_is_remembered(page: Page) -> None:
 def test_a_shared_view_is_never_interrupted_and_the_tour_button_restarts(page: Page) -> None:
     open_page(page, "model=counter&text=" + quote("ab.ab"))
     assert not invited(page)
-    link = page.request.post(f"{page.base}/api/links",  # type: ignore[attr-defined]
-                             data={"model": "counter", "text": "ab.ab"}).json()
+    link = page.request.post(
+        f"{page.base}/api/links",  # type: ignore[attr-defined]
+        data={"model": "counter", "text": "ab.ab"},
+    ).json()
     page.goto(f"{page.base}{link['url']}")  # type: ignore[attr-defined]
     page.wait_for_function("Number(document.body.dataset.settled ?? 0) >= 1")
     assert not invited(page)

@@ -16,15 +16,37 @@ pytestmark = pytest.mark.browser
 TEXT_A = "ab.ab"
 TEXT_B = "abab.a"  # one step longer than A
 QUERY = f"model=counter&text={quote(TEXT_A)}&view=compare&text2={quote(TEXT_B)}&x2=f1"
-VIRIDIS = ["#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c",
-           "#22a884", "#44bf70", "#7ad151", "#bddf26", "#fde725"]
-BLUE_RED = ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7",
-            "#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f"]
+VIRIDIS = [
+    "#440154",
+    "#482475",
+    "#414487",
+    "#355f8d",
+    "#2a788e",
+    "#21918c",
+    "#22a884",
+    "#44bf70",
+    "#7ad151",
+    "#bddf26",
+    "#fde725",
+]
+BLUE_RED = [
+    "#053061",
+    "#2166ac",
+    "#4393c3",
+    "#92c5de",
+    "#d1e5f0",
+    "#f7f7f7",
+    "#fddbc7",
+    "#f4a582",
+    "#d6604d",
+    "#b2182b",
+    "#67001f",
+]
 
 
 def lut(stops: list[str]) -> np.ndarray:
     """heatmap.js's 256-entry colour table."""
-    rgb = np.array([[int(h[k:k + 2], 16) for k in (1, 3, 5)] for h in stops], dtype=np.float64)
+    rgb = np.array([[int(h[k : k + 2], 16) for k in (1, 3, 5)] for h in stops], dtype=np.float64)
     out = np.zeros((256, 3), dtype=np.int64)
     for k in range(256):
         x = k / 255 * (len(rgb) - 1)
@@ -62,8 +84,9 @@ def test_b_is_drawn_from_the_api_on_the_same_axes_and_hover_reads_both(page: Pag
     open_page(page, QUERY)
     ready(page)
     a = api_run(page, {"model": "counter", "text": TEXT_A})["layers"][0]
-    b = api_run(page, {"model": "counter", "text": TEXT_B,
-                       "interventions": [{"gate": "f", "value": 1}]})["layers"][0]
+    b = api_run(page, {"model": "counter", "text": TEXT_B, "interventions": [{"gate": "f", "value": 1}]})[
+        "layers"
+    ][0]
     # B's f heatmap: every pixel as the API's values paint it (f ≡ 1: all the top colour)
     shown_b = canvas_pixels(page, "B")
     assert shown_b.shape == (4, len(TEXT_B), 3)
@@ -72,7 +95,8 @@ def test_b_is_drawn_from_the_api_on_the_same_axes_and_hover_reads_both(page: Pag
     # locked width per step: the shorter A spans 5/6 of B's width
     widths = page.evaluate(
         "['A', 'B'].map(r => document.querySelector(`.compare-panel[data-run=\"${r}\"] canvas.heat`)"
-        ".getBoundingClientRect().width)")
+        ".getBoundingClientRect().width)"
+    )
     assert abs(widths[0] / len(TEXT_A) - widths[1] / len(TEXT_B)) < 0.5, widths
     notes = page.locator(".compare-notes").inner_text()
     assert "A has 5 steps and B has 6: A ends at t = 4." in notes
@@ -96,8 +120,10 @@ def test_b_is_drawn_from_the_api_on_the_same_axes_and_hover_reads_both(page: Pag
     ready(page)
     assert query_of(page)["gate2"] == ["c"]
     most = max(1.0, float(np.abs(a["c"]).max()), float(np.abs(b["c"]).max()))
-    legends = [page.locator(f'.compare-panel[data-run="{r}"] .legend-labels span').last.inner_text()
-               for r in ("A", "B")]
+    legends = [
+        page.locator(f'.compare-panel[data-run="{r}"] .legend-labels span').last.inner_text()
+        for r in ("A", "B")
+    ]
     assert legends == [f"+{most:#.3g}"] * 2
     shoot(page, "compare-1280")
     page.locator(".compare").screenshot(path="tests/screenshots/compare-view-1280.png")
@@ -122,8 +148,14 @@ def test_the_state_round_trips_and_controls_write_the_url(page: Page) -> None:
     assert page.locator("#compare-text").input_value() == TEXT_B
     assert page.get_by_role("button", name="B: forget bias +1").get_attribute("aria-pressed") == "true"
     assert page.locator("#compare-model").input_value() == "latch"
-    latch = api_run(page, {"model": "latch", "text": TEXT_B, "interventions": [
-        {"gate": "f", "value": 1}, {"gate": "f", "bias_add": 1}]})["layers"][0]
+    latch = api_run(
+        page,
+        {
+            "model": "latch",
+            "text": TEXT_B,
+            "interventions": [{"gate": "f", "value": 1}, {"gate": "f", "bias_add": 1}],
+        },
+    )["layers"][0]
     assert np.abs(pixels - expected_pixels(latch["f"], 0, 1, VIRIDIS)).max() <= 1
 
 
@@ -154,14 +186,32 @@ def test_readable_on_a_phone(browser: Browser, live_server: str) -> None:
 
 def test_share_links_keep_b_and_refuse_unreadable_what_ifs(page: Page) -> None:
     open_page(page, "model=counter")
-    post = page.request.post(f"{page.base}/api/links", data={  # type: ignore[attr-defined]
-        "model": "counter", "text": TEXT_A, "view": "compare", "model2": "latch", "text2": TEXT_B,
-        "x2": "f1", "gate2": "c"})
+    post = page.request.post(
+        f"{page.base}/api/links",
+        data={  # type: ignore[attr-defined]
+            "model": "counter",
+            "text": TEXT_A,
+            "view": "compare",
+            "model2": "latch",
+            "text2": TEXT_B,
+            "x2": "f1",
+            "gate2": "c",
+        },
+    )
     assert post.ok, post.text()
     assert {k: post.json()["state"][k] for k in ("model2", "text2", "x2", "gate2")} == {
-        "model2": "latch", "text2": TEXT_B, "x2": "f1", "gate2": "c"}
-    bad = page.request.post(f"{page.base}/api/links", data={  # type: ignore[attr-defined]
-        "model": "counter", "x2": "f7"})
+        "model2": "latch",
+        "text2": TEXT_B,
+        "x2": "f1",
+        "gate2": "c",
+    }
+    bad = page.request.post(
+        f"{page.base}/api/links",
+        data={  # type: ignore[attr-defined]
+            "model": "counter",
+            "x2": "f7",
+        },
+    )
     assert bad.status == 422 and bad.json()["loc"] == ["x2"] and bad.json()["error"].startswith("x2: ")
     page.goto(f"{page.base}{post.json()['url']}")
     ready(page)

@@ -21,10 +21,32 @@ RESETS = "abaab.baaa.ab.aaaab"  # the reset-count model's example; '.' at steps 
 GATES = "figoch"
 
 # static/config.js's colour stops, and heatmap.js's way of spreading them over 256 entries.
-VIRIDIS = ["#440154", "#482475", "#414487", "#355f8d", "#2a788e", "#21918c",
-           "#22a884", "#44bf70", "#7ad151", "#bddf26", "#fde725"]
-BLUE_RED = ["#053061", "#2166ac", "#4393c3", "#92c5de", "#d1e5f0", "#f7f7f7",
-            "#fddbc7", "#f4a582", "#d6604d", "#b2182b", "#67001f"]
+VIRIDIS = [
+    "#440154",
+    "#482475",
+    "#414487",
+    "#355f8d",
+    "#2a788e",
+    "#21918c",
+    "#22a884",
+    "#44bf70",
+    "#7ad151",
+    "#bddf26",
+    "#fde725",
+]
+BLUE_RED = [
+    "#053061",
+    "#2166ac",
+    "#4393c3",
+    "#92c5de",
+    "#d1e5f0",
+    "#f7f7f7",
+    "#fddbc7",
+    "#f4a582",
+    "#d6604d",
+    "#b2182b",
+    "#67001f",
+]
 
 
 def js_round(x: float) -> int:
@@ -32,7 +54,7 @@ def js_round(x: float) -> int:
 
 
 def lut(stops: list[str]) -> np.ndarray:
-    rgb = [[int(h[k:k + 2], 16) for k in (1, 3, 5)] for h in stops]
+    rgb = [[int(h[k : k + 2], 16) for k in (1, 3, 5)] for h in stops]
     out = np.zeros((256, 3), dtype=np.int64)
     for k in range(256):
         x = (k / 255) * (len(rgb) - 1)
@@ -42,8 +64,14 @@ def lut(stops: list[str]) -> np.ndarray:
     return out
 
 
-LUTS = {"f": lut(VIRIDIS), "i": lut(VIRIDIS), "o": lut(VIRIDIS), "g": lut(BLUE_RED), "c": lut(BLUE_RED),
-        "h": lut(BLUE_RED)}
+LUTS = {
+    "f": lut(VIRIDIS),
+    "i": lut(VIRIDIS),
+    "o": lut(VIRIDIS),
+    "g": lut(BLUE_RED),
+    "c": lut(BLUE_RED),
+    "h": lut(BLUE_RED),
+}
 
 
 def colour_range(layer: dict, gate: str) -> tuple[float, float]:
@@ -78,7 +106,7 @@ def drawn_image(page: Page, gate: str) -> np.ndarray:
 
 def span_scores(x: np.ndarray, first: int, last: int) -> np.ndarray:
     inside = np.zeros(len(x), dtype=bool)
-    inside[first:last + 1] = True
+    inside[first : last + 1] = True
     return x[inside].mean(axis=0) - x[~inside].mean(axis=0)
 
 
@@ -87,8 +115,12 @@ def highest_first(values: np.ndarray) -> list[int]:
 
 
 def y_labels(page: Page, gate: str = "f") -> list[int]:
-    return [int(s) for s in page.eval_on_selector_all(
-        f'.panel[data-layer="0"][data-gate="{gate}"] .yaxis .tick', "ts => ts.map(t => t.textContent)")]
+    return [
+        int(s)
+        for s in page.eval_on_selector_all(
+            f'.panel[data-layer="0"][data-gate="{gate}"] .yaxis .tick', "ts => ts.map(t => t.textContent)"
+        )
+    ]
 
 
 def listed(page: Page) -> list[tuple[int, float]]:

@@ -72,8 +72,9 @@ def test_recall_keeps_the_first_symbol_in_two_units_for_the_whole_run(page: Page
     assert near(pixel(page, 99, 2), VIRIDIS_0, tol=4)
     assert near(pixel(page, 99, 3), VIRIDIS_1, tol=12)  # 0.99 of it is left
     text = page.locator(".memory-about").inner_text()
-    assert "If nothing new were written, this much of what the cell held at step s would still be there" \
-        in text
+    assert (
+        "If nothing new were written, this much of what the cell held at step s would still be there" in text
+    )
     shoot(page, "memory-recall-1280")
     assert page.errors == []  # type: ignore[attr-defined]
 
@@ -104,8 +105,9 @@ def test_hovering_the_heatmap_prints_the_apis_share(page: Page) -> None:
     box = canvas.bounding_box()
     assert box is not None
     t, unit = 9, 3
-    page.mouse.move(box["x"] + (t + 0.5) * box["width"] / len(RESETS),
-                    box["y"] + (unit + 0.5) * box["height"] / 8)
+    page.mouse.move(
+        box["x"] + (t + 0.5) * box["width"] / len(RESETS), box["y"] + (unit + 0.5) * box["height"] / 8
+    )
     readout = page.locator(".memory-readout")
     expected = f"{api['survives'][t][unit]:.4f} of c at step 6 is still there"
     page.wait_for_function(f"document.querySelector('.memory-readout').textContent.includes('{expected}')")
@@ -166,7 +168,7 @@ def test_a_span_row_pins_its_unit_and_the_order_is_kept_in_the_url(page: Page) -
     page.wait_for_function("new URLSearchParams(location.search).get('unit') === '4'")
     assert query_of(page)["t"] == ["6"] and query_of(page)["layer"] == ["0"]
     assert page.locator('.span-row[data-unit="4"]').get_attribute("aria-pressed") == "true"
-    assert page.locator('.panel.retention .pin').is_visible()
+    assert page.locator(".panel.retention .pin").is_visible()
     api = retention(page, "reset-count", RESETS, 6)
     page.get_by_label("Order spans by").select_option("long")
     page.wait_for_function("new URLSearchParams(location.search).get('spans') === 'long'")

@@ -95,8 +95,9 @@ def test_at_the_first_step_the_previous_cell_is_zero(page: Page) -> None:
 
 def test_a_clamped_gate_is_written_as_clamped(page: Page) -> None:
     open_page(page, f"model=counter&text={quote(TEXT)}&layer=0&t={DOT}&unit=0&view=step&x=f1t{DOT}u0_ib2")
-    api = answer(page, interventions=[{"gate": "f", "value": 1.0, "t": DOT, "unit": 0},
-                                      {"gate": "i", "bias_add": 2.0}])["layers"][0]
+    api = answer(
+        page, interventions=[{"gate": "f", "value": 1.0, "t": DOT, "unit": 0}, {"gate": "i", "bias_add": 2.0}]
+    )["layers"][0]
     f_line = page.locator('[data-eq="f"]').inner_text()
     assert "clamped to 1.0000" in f_line and "σ(−10.000)" in f_line
     assert printed(page, eq("f", "value")) == api["f"][DOT][0] == 1.0
@@ -219,13 +220,21 @@ def test_each_gate_has_a_histogram_over_the_whole_sequence(page: Page) -> None:
 def test_a_hard_sigmoid_model_writes_hard_sigma(page: Page) -> None:
     rng = np.random.default_rng(3)
     H, I = 3, 2
-    arrays = {"kernel": rng.normal(size=(I, 4 * H)), "recurrent_kernel": rng.normal(size=(H, 4 * H)),
-              "bias": rng.normal(size=4 * H)}
+    arrays = {
+        "kernel": rng.normal(size=(I, 4 * H)),
+        "recurrent_kernel": rng.normal(size=(H, 4 * H)),
+        "bias": rng.normal(size=4 * H),
+    }
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    response = page.request.post(f"{page.base}/api/models", multipart={  # type: ignore[attr-defined]
-        "weights": {"name": "hard.npz", "mimeType": "application/octet-stream", "buffer": buf.getvalue()},
-        "input_size": "2", "recurrent_activation": "hard_sigmoid"})
+    response = page.request.post(
+        f"{page.base}/api/models",
+        multipart={  # type: ignore[attr-defined]
+            "weights": {"name": "hard.npz", "mimeType": "application/octet-stream", "buffer": buf.getvalue()},
+            "input_size": "2",
+            "recurrent_activation": "hard_sigmoid",
+        },
+    )
     assert response.ok, response.text()
     model = response.json()["id"]
     open_page(page, f"model={model}&inputs={quote('1 0; 0 1; 0.5 0.5')}&layer=0&t=1&unit=2&view=step")

@@ -51,20 +51,26 @@ def test_the_pinned_units_lines_and_readings_are_the_apis(page: Page) -> None:
     f = line_values(page, "gates", "f", 0, 1)
     assert [t for t, v in enumerate(f) if v < 0.1] == [t for t, ch in enumerate(RESETS) if ch == "."]
     most = max(1, *(abs(row[2]) for row in answer["c"]))
-    hi = max(float(t.replace("−", "-")) for t in page.eval_on_selector_all(
-        '.unit-chart[data-chart="values"] text.ytick', "ts => ts.map(t => t.textContent)"))
+    hi = max(
+        float(t.replace("−", "-"))
+        for t in page.eval_on_selector_all(
+            '.unit-chart[data-chart="values"] text.ytick', "ts => ts.map(t => t.textContent)"
+        )
+    )
     assert hi >= most  # the value axis holds the whole cell state
     for key in "chg":
         drawn = line_values(page, "values", key, -hi, hi)
         assert drawn == pytest.approx([row[2] for row in answer[key]], abs=0.01 * hi), key
     # Every step is labelled with its token on both charts; the pinned step is marked.
-    tokens = page.eval_on_selector_all('.unit-chart[data-chart="gates"] text.token',
-                                       "ts => ts.map(t => t.textContent)")
+    tokens = page.eval_on_selector_all(
+        '.unit-chart[data-chart="gates"] text.token', "ts => ts.map(t => t.textContent)"
+    )
     assert tokens == list(RESETS)
     assert page.locator(".pinned-step").count() == 2
     # Colour is not all that tells the lines apart: each has its own dash pattern.
-    dashes = page.eval_on_selector_all(".unit-plot polyline",
-                                       "ps => ps.map(p => p.getAttribute('stroke-dasharray'))")
+    dashes = page.eval_on_selector_all(
+        ".unit-plot polyline", "ps => ps.map(p => p.getAttribute('stroke-dasharray'))"
+    )
     assert len(dashes) == 6 and len(set(dashes[:3])) == 3 and len(set(dashes[3:])) == 3
     shoot(page, "unit-reset-1280")
     assert page.errors == []  # type: ignore[attr-defined]
@@ -77,8 +83,9 @@ def test_hovering_a_chart_reads_that_step_on_both(page: Page) -> None:
     plot.scroll_into_view_if_needed()
     box = plot.bounding_box()
     assert box is not None
-    width = page.eval_on_selector('.unit-chart[data-chart="values"] svg.unit-plot',
-                                  "s => s.viewBox.baseVal.width")
+    width = page.eval_on_selector(
+        '.unit-chart[data-chart="values"] svg.unit-plot', "s => s.viewBox.baseVal.width"
+    )
     scale = box["width"] / width
     cell = (width - 50 - 10) / len(RESETS)
     t = 9

@@ -52,8 +52,12 @@ def test_the_bars_show_kept_written_and_both_cells_for_every_unit(page: Page) ->
     rings = page.eval_on_selector("#update-bars path.marker-c_prev", COUNT_MOVES)
     assert rings == 4
     tip = page.locator("#update-bars .hits rect").nth(1).locator("title").text_content()
-    for label, value in (("kept", api["update"]["kept"][7][1]), ("written", api["update"]["written"][7][1]),
-                         ("new c", api["c"][7][1]), ("old c", api["c"][6][1])):
+    for label, value in (
+        ("kept", api["update"]["kept"][7][1]),
+        ("written", api["update"]["written"][7][1]),
+        ("new c", api["c"][7][1]),
+        ("old c", api["c"][6][1]),
+    ):
         assert f"{label} {float(f'{value:.4g}'):g}" in tip, (label, tip)
     assert "cell state value" in bars.text_content()
 

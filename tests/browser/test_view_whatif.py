@@ -50,8 +50,9 @@ def click_and_wait(page: Page, name: str) -> None:
 def test_the_forget_gate_off_makes_the_cell_state_run_away_and_remove_restores_it(page: Page) -> None:
     open_page(page, QUERY)
     own = api_run(page, {"model": "counter", "text": TEXT})["layers"][0]
-    off = api_run(page, {"model": "counter", "text": TEXT,
-                         "interventions": [{"gate": "f", "value": 1}]})["layers"][0]
+    off = api_run(page, {"model": "counter", "text": TEXT, "interventions": [{"gate": "f", "value": 1}]})[
+        "layers"
+    ][0]
     assert legend_max(page) == f"+{p3(max_abs(own['c']))}"
     original = all_pixels(page)
     assert page.locator("#what-if-banner").is_hidden()
@@ -144,8 +145,10 @@ def test_clamping_the_pinned_cell_sets_exactly_that_value(page: Page) -> None:
     dc = np.array(clamped["layers"][0]["c"], dtype=np.float64) - np.array(own["layers"][0]["c"])
     gone = next(k for k in range(t + 1, len(TEXT)) if abs(dc[k, unit]) < 0.01 * abs(dc[t, unit]))
     assert gone == TEXT.index(".", t + 1)  # the next '.' wipes the change
-    assert (f"Δc of unit {unit} is +{p3(dc[t, unit])} at t = {t}; less than 1 % of it is left by "
-            f"t = {gone}, where f wipes the cell") in effect, effect
+    assert (
+        f"Δc of unit {unit} is +{p3(dc[t, unit])} at t = {t}; less than 1 % of it is left by "
+        f"t = {gone}, where f wipes the cell"
+    ) in effect, effect
     assert "pinned cell (t = 5, unit 1)" in page.locator(".whatif-clamp").inner_text()
     shoot(page, "whatif-clamp-1280")
     # The list names it, and its × removes it.
@@ -158,7 +161,7 @@ def test_an_unreadable_x_is_explained_and_can_be_removed(page: Page) -> None:
     open_page(page, f"{QUERY}&x=f2")
     error = page.locator("#error")
     assert error.is_visible()
-    assert error.inner_text() == "x: \"f2\": the forget gate f takes values in [0, 1]; 2 is outside it"
+    assert error.inner_text() == 'x: "f2": the forget gate f takes values in [0, 1]; 2 is outside it'
     banner = page.locator("#what-if-banner")
     assert "cannot be read" in banner.inner_text()
     before = runs(page)
@@ -167,8 +170,21 @@ def test_an_unreadable_x_is_explained_and_can_be_removed(page: Page) -> None:
     assert error.is_hidden() and banner.is_hidden()
 
 
-STRINGS = ["f1", "f0", "fb1", "fb-0.5", "f0.2t5u3l0", "f1_fb1_i0t2", "g-1u3", "o0.5l1", "f1e-7", "ib100",
-           "o.5l1", "f1.0", "fb-0"]
+STRINGS = [
+    "f1",
+    "f0",
+    "fb1",
+    "fb-0.5",
+    "f0.2t5u3l0",
+    "f1_fb1_i0t2",
+    "g-1u3",
+    "o0.5l1",
+    "f1e-7",
+    "ib100",
+    "o.5l1",
+    "f1.0",
+    "fb-0",
+]
 WRITTEN = {"o.5l1": "o0.5l1", "f1.0": "f1", "fb-0": "fb0"}  # the rest are written as they are read
 BAD = ["", "q1", "f1_", "f=1", "F1", "f+1", "f2", "g-1.5", "fb101", "f1t", "f1u2t3", "_".join(["f1"] * 65)]
 
@@ -188,10 +204,14 @@ def test_the_encoding_round_trips_and_reads_as_the_server_reads_it(page: Page) -
             none: m.formatInterventions([]),
           };
         }""",
-        [STRINGS, BAD, [
-            [{"gate": "f", "value": 0.30000000000000004}, {"gate": "g", "bias_add": -2.5, "unit": 7}],
-            [{"gate": "i", "value": 1e-7, "t": 0, "unit": 0, "layer": 3}, {"gate": "o", "bias_add": 0}],
-        ]],
+        [
+            STRINGS,
+            BAD,
+            [
+                [{"gate": "f", "value": 0.30000000000000004}, {"gate": "g", "bias_add": -2.5, "unit": 7}],
+                [{"gate": "i", "value": 1e-7, "t": 0, "unit": 0, "layer": 3}, {"gate": "o", "bias_add": 0}],
+            ],
+        ],
     )
     for s, (read, written) in zip(STRINGS, js["good"], strict=True):
         assert written == WRITTEN.get(s, s)

@@ -40,8 +40,13 @@ def test_decay_on_chosen_tensors_follows_torch_adamw_with_a_changing_rate():
         return params
 
     theirs = {k: torch.tensor(v.copy(), requires_grad=True) for k, v in start.items()}
-    opt = torch.optim.AdamW([{"params": [theirs["decayed"]], "weight_decay": 3.0},
-                             {"params": [theirs["kept"]], "weight_decay": 0.0}], lr=rates[0])
+    opt = torch.optim.AdamW(
+        [
+            {"params": [theirs["decayed"]], "weight_decay": 3.0},
+            {"params": [theirs["kept"]], "weight_decay": 0.0},
+        ],
+        lr=rates[0],
+    )
     for lr, g in zip(rates, grads, strict=True):
         for group in opt.param_groups:
             group["lr"] = lr

@@ -34,8 +34,9 @@ def torch_grads(params, x, targets, mask, L, bias=True, state=None):
             p.copy_(torch.from_numpy(params[name]))
     W = torch.tensor(params[HEAD_WEIGHT], requires_grad=True)
     b = torch.tensor(params[HEAD_BIAS], requires_grad=True)
-    out, (h_n, c_n) = model(torch.from_numpy(x), None if state is None else
-                            tuple(torch.from_numpy(s) for s in state))
+    out, (h_n, c_n) = model(
+        torch.from_numpy(x), None if state is None else tuple(torch.from_numpy(s) for s in state)
+    )
     logits = out @ W.T + b
     keep = torch.from_numpy(mask)
     loss = torch.nn.functional.cross_entropy(logits[keep], torch.from_numpy(targets)[keep])
@@ -95,8 +96,9 @@ def test_gradients_match_finite_differences():
             minus = {k: v.copy() for k, v in params.items()}
             plus[name][idx] += eps
             minus[name][idx] -= eps
-            numeric = (loss_and_grads(plus, x, targets, mask).loss
-                       - loss_and_grads(minus, x, targets, mask).loss) / (2 * eps)
+            numeric = (
+                loss_and_grads(plus, x, targets, mask).loss - loss_and_grads(minus, x, targets, mask).loss
+            ) / (2 * eps)
             assert grads[name][idx] == pytest.approx(numeric, abs=1e-7, rel=1e-5), (name, idx)
 
 

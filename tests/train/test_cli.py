@@ -20,9 +20,31 @@ def test_train_writes_weights_and_a_card_whose_accuracy_holds(tmp_path):
     out = tmp_path / "counter.safetensors"
     # The plain recipe (no forget bias, no decay, constant rate) learns fastest; the shipped
     # recipe trades speed for crisper gates.
-    assert main(["train", "reset-count", "--hidden", "8", "--seed", "0", "--steps", "600",
-                 "--forget-bias", "0", "--recurrent-decay", "0", "--schedule", "constant",
-                 "--target", "0.995", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "reset-count",
+                "--hidden",
+                "8",
+                "--seed",
+                "0",
+                "--steps",
+                "600",
+                "--forget-bias",
+                "0",
+                "--recurrent-decay",
+                "0",
+                "--schedule",
+                "constant",
+                "--target",
+                "0.995",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     card = json.loads(out.with_suffix(".json").read_text())
     params = load_file(str(out))
     assert card["task"] == "reset-count" and card["hidden_size"] == 8 and card["seed"] == 0
@@ -39,8 +61,25 @@ def test_train_writes_weights_and_a_card_whose_accuracy_holds(tmp_path):
 def test_the_cards_command_reproduces_the_same_weights(tmp_path):
     first, second = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
     for out in (first, second):
-        subprocess.run([sys.executable, "-m", "app.train", "parity", "--hidden", "4", "--steps", "100",
-                        "--seed", "7", "--out", str(out)], cwd=ROOT, check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "app.train",
+                "parity",
+                "--hidden",
+                "4",
+                "--steps",
+                "100",
+                "--seed",
+                "7",
+                "--out",
+                str(out),
+            ],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
     # (not byte for byte: safetensors writes its header's keys in no fixed order)
     a_w, b_w = load_file(str(first)), load_file(str(second))
     assert a_w.keys() == b_w.keys()

@@ -59,8 +59,19 @@ def test_the_corpus_leaves_out_the_held_out_files(tmp_path):
 
 def test_training_is_reproducible_and_learns(tmp_path):
     (tmp_path / "a.py").write_text("def f(x):\n    return (x + 1)\n" * 40)
-    runs = [pychars.train(hidden=16, steps=150, batch=4, length=20, lr=0.05, recurrent_decay=0,
-                          schedule="constant", lib=tmp_path) for _ in range(2)]
+    runs = [
+        pychars.train(
+            hidden=16,
+            steps=150,
+            batch=4,
+            length=20,
+            lr=0.05,
+            recurrent_decay=0,
+            schedule="constant",
+            lib=tmp_path,
+        )
+        for _ in range(2)
+    ]
     assert all(np.array_equal(runs[0].params[k], runs[1].params[k]) for k in runs[0].params)
     assert runs[0].loss < 0.5  # bits per character, from log2(96) ≈ 6.6: it learnt the repeated line
 

@@ -43,8 +43,7 @@ def test_a_shipped_model_is_listed_with_its_card(client, card_path: Path):
     card = json.loads(card_path.read_text())
     listed = {m["id"]: m for m in client.get("/api/models").json()["models"]}
     info = listed[card["task"]]
-    for key in ("task", "accuracy", "command", "seed", "units", "steps", "final_loss",
-                "training_seconds"):
+    for key in ("task", "accuracy", "command", "seed", "units", "steps", "final_loss", "training_seconds"):
         assert info["card"][key] == card[key]
     assert info["vocab"] == card["vocab"] and info["example"]
     run = client.post("/api/run", json={"model": card["task"], "text": info["example"]})
@@ -77,16 +76,24 @@ def test_reset_count_has_a_cell_whose_forget_gate_closes_at_each_dot_and_only_th
     layer, tokens = _gates("reset-count")
     dot = tokens == TASKS["reset-count"].vocab.index(".")
     counted = count_since_reset(tokens)
-    found = [u for u in range(layer.f.shape[-1])
-             if layer.f[..., u][dot].mean() < 0.1 and layer.f[..., u][~dot].mean() > 0.9
-             and abs(np.corrcoef(layer.c[..., u].ravel(), counted.ravel())[0, 1]) >= 0.95]
+    found = [
+        u
+        for u in range(layer.f.shape[-1])
+        if layer.f[..., u][dot].mean() < 0.1
+        and layer.f[..., u][~dot].mean() > 0.9
+        and abs(np.corrcoef(layer.c[..., u].ravel(), counted.ravel())[0, 1]) >= 0.95
+    ]
     assert found, "no unit forgets at '.', keeps elsewhere and counts"
 
 
 def test_recall_has_a_cell_that_writes_at_step_0_and_then_only_keeps():
     layer, _ = _gates("recall")
     after = slice(1, None)
-    found = [u for u in range(layer.f.shape[-1])
-             if layer.i[0, :, u].mean() > 0.5
-             and layer.f[after, :, u].min() > 0.95 and layer.i[after, :, u].max() < 0.1]
+    found = [
+        u
+        for u in range(layer.f.shape[-1])
+        if layer.i[0, :, u].mean() > 0.5
+        and layer.f[after, :, u].min() > 0.95
+        and layer.i[after, :, u].max() < 0.1
+    ]
     assert found, "no unit keeps f ≈ 1 and i ≈ 0 after writing at step 0"

@@ -62,8 +62,12 @@ async def model(model_id: str, request: Request) -> JSON:
 
 def body_of(schema: str) -> dict[str, Any]:
     """OpenAPI for a JSON body a route reads itself (off the event loop): its schema by name."""
-    return {"requestBody": {"required": True, "content": {
-        "application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+        }
+    }
 
 
 async def answered(request: Request, schema: type[M], answer: Callable[[M, Settings, Store], Any]) -> JSON:
@@ -79,8 +83,9 @@ async def run_model(request: Request) -> JSON:
     return await answered(request, RunRequest, run.execute)
 
 
-@router.post("/api/step", response_model=StepResponse, responses=REFUSALS,
-             openapi_extra=body_of("StepRequest"))
+@router.post(
+    "/api/step", response_model=StepResponse, responses=REFUSALS, openapi_extra=body_of("StepRequest")
+)
 async def explain_step(request: Request) -> JSON:
     """One step of a run, explained: each gate's parts and value per unit, and the cell update."""
     return await answered(request, StepRequest, step.explain_step)

@@ -64,7 +64,17 @@ async def link_page(link_id: str, request: Request) -> HTMLResponse:
     settings, store = request.app.state.settings, request.app.state.store
     title, description = await computed(request, lambda: links.shown(state, settings, store))
     base = str(request.base_url).rstrip("/")
-    return templates.TemplateResponse(request, "index.html", {
-        "link": {"id": link_id, "state": state, "title": title, "description": description,
-                 "url": f"{base}/l/{link_id}", "image": f"{base}/l/{link_id}.png"},
-    })
+    return templates.TemplateResponse(
+        request,
+        "index.html",
+        {
+            "link": {
+                "id": link_id,
+                "state": state,
+                "title": title,
+                "description": description,
+                "url": f"{base}/l/{link_id}",
+                "image": f"{base}/l/{link_id}.png",
+            },
+        },
+    )

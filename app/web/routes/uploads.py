@@ -18,25 +18,47 @@ router = APIRouter()
 @router.post("/api/models", response_model=UploadOut, responses=REFUSALS, status_code=200)
 async def upload_model(
     request: Request,
-    weights: Annotated[UploadFile, File(description=".safetensors or .npz: torch.nn.LSTM state_dict "
-                                        "or Keras LSTM kernel, recurrent_kernel, bias")],
+    weights: Annotated[
+        UploadFile,
+        File(
+            description=".safetensors or .npz: torch.nn.LSTM state_dict "
+            "or Keras LSTM kernel, recurrent_kernel, bias"
+        ),
+    ],
     vocab: Annotated[
         str | None, Form(description="the characters, in one-hot order (string or JSON list)")
     ] = None,
     input_size: Annotated[int | None, Form(ge=1, description="numbers per step, for a vector model")] = None,
     name: Annotated[str | None, Form(max_length=100)] = None,
-    recurrent_activation: Annotated[Literal["sigmoid", "hard_sigmoid"], Form(
-        description="of the i, f, o gates; hard_sigmoid is the older Keras default")] = "sigmoid",
-    forget_bias: Annotated[float, Form(ge=-100, le=100, description=(
-        "added to the forget gate's bias at run time, as TensorFlow 1's BasicLSTMCell does"))] = 0.0,
+    recurrent_activation: Annotated[
+        Literal["sigmoid", "hard_sigmoid"],
+        Form(description="of the i, f, o gates; hard_sigmoid is the older Keras default"),
+    ] = "sigmoid",
+    forget_bias: Annotated[
+        float,
+        Form(
+            ge=-100,
+            le=100,
+            description=("added to the forget gate's bias at run time, as TensorFlow 1's BasicLSTMCell does"),
+        ),
+    ] = 0.0,
 ) -> JSON:
     """Store your own LSTM's weights by content hash and get its model id (unlisted)."""
     raw = await weights.read()
     s = request.app.state.settings
     if len(raw) > s.max_upload_bytes:
-        raise TooLarge(f"the file is {len(raw)} bytes; the limit is {s.max_upload_bytes} "
-                       "(GATESCOPE_MAX_UPLOAD_BYTES)", ["weights"], limit=s.max_upload_bytes)
+        raise TooLarge(
+            f"the file is {len(raw)} bytes; the limit is {s.max_upload_bytes} (GATESCOPE_MAX_UPLOAD_BYTES)",
+            ["weights"],
+            limit=s.max_upload_bytes,
+        )
     models = request.app.state.store
     filename = weights.filename or "weights"
-    return await computed(request, lambda: JSON(uploads.accept(
-        raw, filename, vocab, input_size, name, recurrent_activation, forget_bias, s, models)))
+    return await computed(
+        request,
+        lambda: JSON(
+            uploads.accept(
+                raw, filename, vocab, input_size, name, recurrent_activation, forget_bias, s, models
+            )
+        ),
+    )
