@@ -9,10 +9,10 @@ import platform
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from safetensors.numpy import save_file
-from tqdm import tqdm
 
 from app.train import pychars
 from app.train.loop import HELD_OUT_SEED_OFFSET, SCHEDULES, Progress, Trained, train
@@ -118,8 +118,20 @@ def card(task: Task, a: argparse.Namespace, trained: Trained) -> dict[str, objec
     }
 
 
+def progress_bar() -> Any:
+    """tqdm, from the `train` extra: the server never needs it."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        raise SystemExit(
+            "gatescope train shows its progress with tqdm: pip install 'gatescope[train]'"
+        ) from None
+    return tqdm
+
+
 def run_train(a: argparse.Namespace) -> int:
     task = TASKS[a.task]
+    tqdm = progress_bar()
     with tqdm(total=a.steps, unit="step", desc=task.name, file=sys.stderr) as bar:
 
         def report(p: Progress) -> None:
