@@ -10,7 +10,7 @@ WORKDIR /app
 # The dependencies first, in a layer of their own that a change to the code does not rebuild.
 COPY pyproject.toml README.md ./
 RUN mkdir app && touch app/__init__.py \
-    && pip install --no-cache-dir . && pip uninstall -y gatescope \
+    && pip install --no-cache-dir '.[postgres]' && pip uninstall -y gatescope \
     && useradd --create-home --uid 10001 gatescope \
     && mkdir -p /data && chown gatescope /data
 # Then the package, with its page (app/static, app/templates) and trained models inside it.
