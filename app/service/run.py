@@ -89,7 +89,7 @@ def execute(req: RunRequest, s: Limits, models: Store | None = None) -> dict[str
         "model": p.model_id,
         "tokens": p.tokens or tokens_for(p.x),
         "input_size": p.shape.input_size,
-        "hidden_size": traces[0].h.shape[1],
+        "hidden_size": p.shape.hidden_size,
         "layers": layers,
         "interventions": [iv.model_dump(exclude_none=True) for iv in req.interventions],
         **(

@@ -46,7 +46,7 @@ def explain_step(req: StepRequest, s: Limits, models: Store | None = None) -> di
         "t": t,
         "layer": req.layer,
         "token": tokens[t],
-        "hidden_size": tr.h.shape[-1],
+        "hidden_size": p.shape.hidden_size,
         "gates": gates,
         "c_prev": array(c_prev, dtype),
         "kept": array(kept[t], dtype),
