@@ -1,18 +1,27 @@
 """Model versions: a model's pin is a hash of what it computes (its tensors' values, its input
-description, its gate activation), so the same numbers give the same pin whatever file they came in."""
+description, its gate activation), so the same numbers give the same pin whatever file they came in.
+
+A model caches its pin (zoo.Model.pin), so each model object is hashed at most once. A random
+model's weights follow from its id and its generator's version, so its pin does too: it is
+remembered per (id, generator) across the model objects built for each request.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import re
-from typing import Any
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from app.models import zoo
+if TYPE_CHECKING:
+    from app.models.zoo import Model
 
 PIN = re.compile(r"[0-9a-f]{32}")
+RANDOM_PINS_KEPT = 1024  # 32 characters each: a bound, not a store
 
 
 def tensor_hash(weights: dict[str, np.ndarray], description: dict[str, Any]) -> str:
@@ -27,19 +36,28 @@ def tensor_hash(weights: dict[str, np.ndarray], description: dict[str, Any]) -> 
     return digest.hexdigest()[:32]
 
 
-def _describe(m: zoo.Model) -> dict[str, Any]:
+def _describe(m: Model) -> dict[str, Any]:
     return {"vocab": m.vocab, "input_size": m.input_size, "gate_activation": m.gate_activation}
 
 
-_BUILT_PINS: dict[str, tuple[zoo.Model, str]] = {}  # built-in models: hashed once per model object
+_random_pins: OrderedDict[tuple[str, str], str] = OrderedDict()
+_lock = threading.Lock()
 
 
-def pin_of(m: zoo.Model) -> str:
-    """The model's pin."""
-    cached = _BUILT_PINS.get(m.id)
-    if cached is not None and cached[0] is m:
-        return cached[1]
+def pin_of(m: Model) -> str:
+    """The model's pin: the hash of its weights, as it has always been (old links keep theirs).
+    Read it as `m.pin`, which computes this once per model object."""
+    if m.generator is None:
+        return tensor_hash(m.weights, _describe(m))
+    key = (m.id, m.generator)
+    with _lock:
+        pin = _random_pins.get(key)
+        if pin is not None:
+            _random_pins.move_to_end(key)
+            return pin
     pin = tensor_hash(m.weights, _describe(m))
-    if zoo.BUILT.get(m.id) is m:
-        _BUILT_PINS[m.id] = (m, pin)
+    with _lock:
+        _random_pins[key] = pin
+        while len(_random_pins) > RANDOM_PINS_KEPT:
+            _random_pins.popitem(last=False)
     return pin

@@ -9,14 +9,16 @@ from __future__ import annotations
 import json
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
 from safetensors.numpy import load_file
 
-from app.engine.lstm import init_weights
+from app.engine.lstm import Shape, init_weights, shape_of
+from app.models import versions
 
 TEXT_VOCAB = string.ascii_lowercase + string.ascii_uppercase + string.digits + " .,;:!?'\"-()\n"
 ASCII_VOCAB = "".join(chr(c) for c in range(32, 127)) + "\n"
@@ -39,14 +41,26 @@ class Model:
     gate_activation: str = "sigmoid"  # of i, f, o; Keras models may use "hard_sigmoid"
     parity: str = ""  # for uploaded models: how closely they match their framework, as tested
     card: dict | None = None  # for trained models: how they were trained and how well they do
+    generator: str | None = None  # random models: the version of the generator that drew the weights
+
+    # Computed once per model object (cached_property writes past the frozen dataclass's fields).
+    @cached_property
+    def shape(self) -> Shape:
+        """Layers, input size and hidden size: the one place they are read off the weights."""
+        return shape_of(self.weights)
+
+    @cached_property
+    def pin(self) -> str:
+        """This version's pin (see app.models.versions)."""
+        return versions.pin_of(self)
 
     @property
     def hidden_size(self) -> int:
-        return self.weights["weight_hh_l0"].shape[1]
+        return self.shape.hidden_size
 
     @property
     def layers(self) -> int:
-        return sum(1 for name in self.weights if name.startswith("weight_ih_l"))
+        return self.shape.layers
 
 
 class _Builder:
@@ -173,11 +187,23 @@ def gated_sum() -> Model:
 RANDOM_ID = re.compile(r"random-h(\d{1,4})-l(\d)-s(\d{1,9})")
 RANDOM_LISTED = ("random-h8-l1-s0", "random-h32-l2-s0")
 
+# A random model is its id (H, layers, seed) and the generator that draws its weights, so a link
+# pins it by these rather than by a copy of the weights. A generator's output never changes
+# (tests/test_link_hardening.py freezes it): drawing weights differently, or a NumPy whose random stream
+# differs, needs a new version here, and the old one kept so that old links still show theirs.
+GENERATORS: dict[str, Callable[[int, int, int], dict[str, np.ndarray]]] = {
+    "random-v1": lambda H, layers, seed: init_weights(len(ASCII_VOCAB), H, layers, seed),
+}
+RANDOM_GENERATOR = "random-v1"  # what new random models are drawn with
 
-def random_model(model_id: str) -> Model:
-    """A random character LSTM with PyTorch's default initialisation; its id holds H, layers, seed."""
+
+def random_model(model_id: str, generator: str | None = None) -> Model:
+    """A random character LSTM with PyTorch's default initialisation; its id holds H, layers, seed.
+    `generator`: the version that draws the weights (None: the current one). KeyError for an id
+    that is no such model, or a generator this release does not know."""
+    generator = generator or RANDOM_GENERATOR
     match = RANDOM_ID.fullmatch(model_id)
-    if match is None:
+    if match is None or generator not in GENERATORS:
         raise KeyError(model_id)
     H, L, seed = (int(g) for g in match.groups())
     if H < 1 or L < 1:
@@ -191,10 +217,11 @@ def random_model(model_id: str) -> Model:
             "and hand-built models are compared with. Any random-h<H>-l<layers>-s<seed> id works."
         ),
         hint="Gates near 0.5 everywhere: nothing has been learnt.",
-        weights=init_weights(len(ASCII_VOCAB), H, L, seed),
+        weights=GENERATORS[generator](H, L, seed),
         vocab=ASCII_VOCAB,
         input_size=len(ASCII_VOCAB),
         example="hello, world",
+        generator=generator,
     )
 
 

@@ -15,16 +15,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.engine import lstm
 from app.models import zoo
 from app.refusal import Conflict, Invalid, NotFound, Refusal, TooLarge
-from app.service import pins, preview, run
+from app.service import limits, pins, preview, resolve, run
 from app.service.limits import Limits
-from app.service.requests import RunRequest
+from app.service.requests import RunRequest, validated
+from app.service.resolve import Resolved
 from app.service.store import Store
 from app.service.whatifs import parse_interventions
 
 LINK_ID = re.compile(r"[a-z2-7]{12}")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 Index = Field(None, ge=0, le=1_000_000)
 
 
@@ -95,13 +96,21 @@ def parse_inputs(typed: str, size: int) -> list[list[float]]:
 def run_request(state: dict[str, Any], m: zoo.Model) -> RunRequest:
     """The run a state shows, what-ifs included; without a sequence, the model's example, as on the page."""
     what_ifs = parse_interventions(state.get("x"))
+    body: dict[str, Any] = {"model": state["model"], "pin": state.get("pin"), "interventions": what_ifs}
     if m.vocab is not None:
         text = state.get("text")
-        text = m.example if text is None else text
-        return RunRequest(model=state["model"], pin=state.get("pin"), text=text, interventions=what_ifs)
-    typed = state.get("inputs")
-    inputs = parse_inputs(m.example if typed is None else typed, m.input_size)
-    return RunRequest(model=state["model"], pin=state.get("pin"), inputs=inputs, interventions=what_ifs)
+        body["text"] = m.example if text is None else text
+    else:
+        typed = state.get("inputs")
+        body["inputs"] = parse_inputs(m.example if typed is None else typed, m.input_size)
+    return validated(RunRequest, body)  # typed numbers beyond ±1e6, or infinite: a 422 at the step
+
+
+def shown_run(state: dict[str, Any], s: Limits, store: Store) -> tuple[RunRequest, Resolved]:
+    """The run a stored link shows, resolved: its model looked up once."""
+    m = resolve.find_model(state["model"], s, store, state.get("pin"))
+    req = run_request(state, m)
+    return req, resolve.resolve(req, s, store, model=m)
 
 
 def link_id(state: dict[str, Any]) -> str:
@@ -121,8 +130,10 @@ def check_size(raw: bytes, s: Limits) -> None:
 
 
 def create(state: LinkState, s: Limits, store: Store) -> dict[str, Any]:
-    """Check the state as a run would, pin its model, store it: {id, url, created, state}."""
-    m = run.find_model(state.model, s, store, state.pin)
+    """Check the state as the page would show it (its run, B's run in the compare view, the step,
+    unit and layer it points at), pin its model, store it: {id, url, created, state}."""
+    _check_unicode(state)
+    m = resolve.find_model(state.model, s, store, state.pin)
     if m.vocab is not None and state.inputs is not None:
         raise Invalid(f"model {m.id!r} reads text: give 'text', not 'inputs'", ["inputs"])
     if m.vocab is None and state.text is not None:
@@ -132,12 +143,14 @@ def create(state: LinkState, s: Limits, store: Store) -> dict[str, Any]:
         parse_interventions(state.x2)
     except Refusal as e:
         raise Invalid("x2" + e.message.removeprefix("x"), ["x2"]) from None
-    p = run.prepare(req, s, store)  # whatever a run would refuse
-    try:  # and what-ifs at a step, unit or layer the run does not have
-        ivs = [lstm.Intervention(**iv.model_dump()) for iv in req.interventions]
-        lstm.check_interventions(ivs, p.x.shape[0], run.shape_of(p))
-    except lstm.InterventionError as e:
+    try:  # whatever a run would refuse, and what-ifs at a step, unit or layer the run does not have
+        r = resolve.resolve(req, s, store, model=m)
+    except resolve.WhatIfRefused as e:
         raise Invalid(f"x: what-if {e.index + 1}: {e.reason}", ["x"]) from None
+    sequence = "text" if m.vocab is not None else "inputs"
+    _check_answer(req, r, s, sequence)
+    _check_pointed(state, r)
+    _check_b(state, m, s, store)
     pinned = state.model_copy(update={"pin": state.pin or pins.keep(store, m)})
     kept = pinned.model_dump(exclude_none=True, by_alias=True)
     lid = link_id(kept)
@@ -145,6 +158,75 @@ def create(state: LinkState, s: Limits, store: Store) -> dict[str, Any]:
     if not created and store.get_link(lid) != kept:  # 60 bits: never seen, but never overwrite
         raise Conflict(f"link id {lid!r} is taken by another state", [])
     return {"id": lid, "url": f"/l/{lid}", "created": created, "state": kept}
+
+
+def _check_unicode(state: LinkState) -> None:
+    """A lone surrogate (JSON's "\\ud800") is no character: it can be neither stored nor hashed."""
+    for key, value in state.model_dump(by_alias=True).items():
+        found = LONE_SURROGATE.search(value) if isinstance(value, str) else None
+        if found is not None:
+            raise Invalid(
+                f"{key} holds a lone surrogate (U+{ord(found[0]):04X}) at position {found.start()}, "
+                "which is not a character: send valid Unicode",
+                [key, found.start()],
+            )
+
+
+def _check_answer(req: RunRequest, r: Resolved, s: Limits, key: str) -> None:
+    """The run's answer within GATESCOPE_MAX_VALUES: else its run and preview would be refused forever."""
+    try:
+        limits.check_values(r.steps, r.shape, req, s)
+    except Refusal as e:
+        raise Invalid(e.message, [key], **e.extra) from None
+
+
+def _check_pointed(state: LinkState, r: Resolved) -> None:
+    """The step, unit and layer the link points at lie within its run."""
+    bounds = (
+        ("layer", state.layer, r.shape.layers, "the model's last layer"),
+        ("t", state.t, r.steps, "the sequence's last step"),
+        ("unit", state.unit, r.shape.hidden_size, "the model's last unit"),
+    )
+    for key, value, size, what in bounds:
+        if value is not None and value >= size:
+            raise Invalid(f"{key} {value} is beyond {what}, {size - 1}", [key], limit=size - 1)
+
+
+def _check_b(state: LinkState, a: zoo.Model, s: Limits, store: Store) -> None:
+    """The compare view's B (model2, text2, x2; each absent: A's) can be run, as the page runs it:
+    B's own sequence, else A's when both read the same kind of input, else B's example."""
+    if state.model2 is None and state.text2 is None and state.x2 is None:
+        return
+    same = state.model2 is None or state.model2 == state.model
+    blame = "text2" if state.text2 is not None else "model2"  # who made B's sequence unreadable
+    try:
+        b = a if same else resolve.find_model(state.model2 or "", s, store)
+    except Refusal as e:
+        raise _as_b(e, "model2") from None
+    typed = state.text2
+    if typed is None and (b.vocab is None) == (a.vocab is None):
+        typed = state.text if a.vocab is not None else state.inputs
+        typed = a.example if typed is None else typed
+    b_state = {"model": b.id, "pin": state.pin if same else None, "x": state.x2}
+    b_state["text" if b.vocab is not None else "inputs"] = typed
+    try:
+        req = run_request(b_state, b)
+        r = resolve.resolve(req, s, store, model=b)
+    except resolve.WhatIfRefused as e:
+        raise Invalid(f"x2: what-if {e.index + 1}: {e.reason}", ["x2"]) from None
+    except Refusal as e:
+        raise _as_b(e, "x2" if e.loc[:1] == ["x"] else blame) from None
+    _check_answer(req, r, s, blame)
+
+
+def _as_b(e: Refusal, key: str) -> Refusal:
+    """A refusal of B's run, said of the link's key for B: its loc moved onto `key` (a path inside
+    B's sequence kept for text2), and a message that starts with the run's key starting with `key`."""
+    old = e.loc[0] if e.loc else None
+    message = e.message
+    if isinstance(old, str) and message.startswith(old) and not message[len(old) : len(old) + 1].isalnum():
+        message = key + message[len(old) :]
+    return type(e)(message, [key, *(e.loc[1:] if key == "text2" else [])], **e.extra)
 
 
 def find(lid: str, store: Store) -> dict[str, Any]:
@@ -159,7 +241,7 @@ def find(lid: str, store: Store) -> dict[str, Any]:
 def shown(state: dict[str, Any], s: Limits, store: Store) -> tuple[str, str]:
     """The title and description a link preview shows (plain text: the template escapes it)."""
     try:
-        title = run.find_model(state["model"], s, store, state.get("pin")).title
+        title = resolve.find_model(state["model"], s, store, state.get("pin")).title
     except Refusal:
         title = state["model"]
     sequence: str = state.get("text") or state.get("inputs") or ""
@@ -178,16 +260,17 @@ def preview_png(link_id: str, s: Limits, store: Store) -> bytes:
     png = store.get_preview(link_id)
     if png is not None:
         return png
-    m = run.find_model(state["model"], s, store, state.get("pin"))
-    p, traces = run.compute(run_request(state, m), s, store)
+    req, r = shown_run(state, s, store)
+    _, traces = run.compute(req, s, resolved=r)
     trace = traces[min(state.get("layer") or 0, len(traces) - 1)]
     T, H = trace.h.shape
     t, unit = state.get("t"), state.get("unit")
     pinned = (t, unit) if t is not None and unit is not None and t < T and unit < H else None
+    assert r.model is not None
     png = preview.render_preview(
-        m.title,
+        r.model.title,
         state.get("text") or state.get("inputs") or "",
-        p.tokens,
+        r.tokens,
         {k: getattr(trace, k) for k in "ifgoch"},
         pinned,
     )

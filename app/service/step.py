@@ -21,7 +21,7 @@ def explain_step(req: StepRequest, s: Limits, models: Store | None = None) -> di
     p, traces = run.compute(req, s, models)
     if req.layer >= len(traces):
         raise Invalid(f"layer {req.layer} is beyond the model's last layer, {len(traces) - 1}", ["layer"])
-    T = p.x.shape[0]
+    T = p.steps
     if req.t >= T:
         raise Invalid(f"t {req.t} is beyond the sequence's last step, {T - 1}", ["t"])
     tr, t = traces[req.layer], req.t
@@ -42,11 +42,11 @@ def explain_step(req: StepRequest, s: Limits, models: Store | None = None) -> di
     c_prev = tr.c[t - 1] if t > 0 else tr.c0
     tokens = p.tokens or run.tokens_for(p.x)
     return {
-        "model": p.model,
+        "model": p.model_id,
         "t": t,
         "layer": req.layer,
         "token": tokens[t],
-        "hidden_size": tr.h.shape[-1],
+        "hidden_size": p.shape.hidden_size,
         "gates": gates,
         "c_prev": array(c_prev, dtype),
         "kept": array(kept[t], dtype),

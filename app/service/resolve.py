@@ -1,0 +1,200 @@
+"""A request resolved once: its model found (or its inline weights checked), its inputs encoded, its
+what-ifs checked against the run, and the LSTM's shape. Runs, steps, links and previews all take a
+`Resolved`, so none of them looks the model up, hashes it or works out its shape again."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.engine import lstm
+from app.models import upload, zoo
+from app.refusal import Invalid, NotFound, Refusal, where
+from app.service import limits, pins
+from app.service.limits import Limits
+from app.service.requests import MAX_ABS, RunRequest
+from app.service.store import Store
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a run computes, checked: everything but the include-dependent answer size."""
+
+    model: zoo.Model | None  # None: inline weights
+    weights: dict[str, np.ndarray]
+    x: np.ndarray  # (T, I)
+    tokens: list[str]  # a text model's characters; empty for vectors
+    interventions: list[lstm.Intervention]
+    shape: lstm.Shape
+    gate_activation: str = "sigmoid"
+    named_pin: str | None = None  # the version the request asked for, if it named one
+
+    @property
+    def model_id(self) -> str | None:
+        return None if self.model is None else self.model.id
+
+    @property
+    def pin(self) -> str | None:
+        """The version run: the one asked for, else the model's own (hashed once per model)."""
+        if self.named_pin is not None or self.model is None:
+            return self.named_pin
+        return self.model.pin
+
+    @property
+    def steps(self) -> int:
+        return self.x.shape[0]
+
+
+class WhatIfRefused(Invalid):
+    """A what-if the run cannot apply; `index` and `reason` let a link say it in its own keys."""
+
+    def __init__(self, e: lstm.InterventionError):
+        loc: list[str | int] = ["interventions", e.index, *([e.field] if e.field else [])]
+        super().__init__(f"{where(loc)}: {e.reason}", loc)
+        self.index, self.reason = e.index, e.reason
+
+
+def find_model(model_id: str, s: Limits, models: Store | None = None, pin: str | None = None) -> zoo.Model:
+    """The model `model_id`, or with a pin, the version of it that the pin names (see app.service.pins)."""
+    if pin is not None and models is not None:
+        try:
+            current: zoo.Model | None = find_model(model_id, s, models)
+        except Refusal:
+            current = None  # the model is gone, or has become too large: its pinned copy may be kept
+        return pins.pinned(models, current, model_id, pin)
+    shape = zoo.random_shape(model_id)
+    if shape is not None:
+        limits.check_size(shape[0], shape[1], s, ["model"])
+    try:
+        if model_id.startswith("up-") and models is not None:
+            stored = models.get_model(model_id)
+            if stored is not None:
+                return upload.as_model(stored.id, stored.info, stored.weights)
+        return zoo.get(model_id)
+    except KeyError:
+        raise NotFound(
+            f"no model {model_id!r}; known models: {', '.join(zoo.known_ids())}",
+            ["model"],
+            known=zoo.known_ids(),
+        ) from None
+
+
+def resolve(
+    req: RunRequest, s: Limits, models: Store | None = None, model: zoo.Model | None = None
+) -> Resolved:
+    """The request checked against every limit but the answer's size, its model looked up once.
+    `model`: the model req.model (at req.pin) names, when the caller has found it already."""
+    if (req.model is None) == (req.weights is None):
+        raise Invalid("give either 'model' (an id from /api/models) or inline 'weights'", [])
+    if req.weights is not None:
+        if req.text is not None:
+            raise Invalid("inline weights take 'inputs' (numbers per step), not 'text'", ["text"])
+        if req.pin is not None:
+            raise Invalid("'pin' names a version of a model: give it with 'model'", ["pin"])
+        weights, shape = _weights(req.weights, s)
+        x = _vectors(req.inputs, shape.input_size, s)
+        return _checked(None, weights, x, [], shape, "sigmoid", req)
+    assert req.model is not None
+    m = model if model is not None else find_model(req.model, s, models, req.pin)
+    if m.vocab is not None:
+        if req.inputs is not None or req.text is None:
+            raise Invalid(f"model {m.id!r} reads text: send 'text', not 'inputs'", ["text"])
+        x, tokens = encode_text(req.text, m, s)
+        return _checked(m, m.weights, x, tokens, m.shape, m.gate_activation, req)
+    if req.text is not None:
+        raise Invalid(
+            f"model {m.id!r} reads {m.input_size} number(s) per step: send 'inputs', not 'text'",
+            ["inputs"],
+        )
+    x = _vectors(req.inputs, m.input_size, s)
+    return _checked(m, m.weights, x, [], m.shape, m.gate_activation, req)
+
+
+def _checked(
+    m: zoo.Model | None,
+    weights: dict[str, np.ndarray],
+    x: np.ndarray,
+    tokens: list[str],
+    shape: lstm.Shape,
+    gate_activation: str,
+    req: RunRequest,
+) -> Resolved:
+    interventions = [lstm.Intervention(**iv.model_dump()) for iv in req.interventions]
+    try:
+        lstm.check_interventions(interventions, x.shape[0], shape)
+    except lstm.InterventionError as e:
+        raise WhatIfRefused(e) from None
+    return Resolved(m, weights, x, tokens, interventions, shape, gate_activation, req.pin)
+
+
+def encode_text(text: str, m: zoo.Model, s: Limits) -> tuple[np.ndarray, list[str]]:
+    assert m.vocab is not None
+    limits.check_steps(len(text), s, ["text"])
+    index = {ch: k for k, ch in enumerate(m.vocab)}
+    cols = np.empty(len(text), dtype=np.intp)
+    for t, ch in enumerate(text):
+        k = index.get(ch)
+        if k is None:
+            raise Invalid(
+                f"character {ch!r} (U+{ord(ch):04X}) at position {t} is not in the vocabulary "
+                f"of model {m.id!r}",
+                ["text", t],
+                character=ch,
+                position=t,
+                vocab=m.vocab,
+            )
+        cols[t] = k
+    x = np.zeros((len(text), len(m.vocab)))
+    x[np.arange(len(text)), cols] = 1.0
+    return x, list(text)
+
+
+def _vectors(inputs: list[list[float]] | None, size: int, s: Limits) -> np.ndarray:
+    if inputs is None:
+        raise Invalid(f"send 'inputs': a list of steps, each a list of {size} number(s)", ["inputs"])
+    limits.check_steps(len(inputs), s, ["inputs"])
+    for t, step in enumerate(inputs):
+        if len(step) != size:
+            raise Invalid(
+                f"inputs[{t}] has {len(step)} number(s); this model takes {size} per step",
+                ["inputs", t],
+            )
+    return np.array(inputs, dtype=np.float64)
+
+
+def _weights(raw: dict[str, object], s: Limits) -> tuple[dict[str, np.ndarray], lstm.Shape]:
+    """Inline weights as float64 arrays, and their shape, which the engine reads off them."""
+    weights = {}
+    for name, value in raw.items():
+        try:
+            a = np.array(value, dtype=np.float64)
+        except (ValueError, TypeError, OverflowError):
+            raise Invalid(
+                f"tensor {name!r} is not a rectangular array of numbers (ragged or non-numeric)",
+                ["weights", name],
+            ) from None
+        finite = a[np.isfinite(a)]  # NaN and infinity get the engine's own message
+        if finite.size and np.abs(finite).max() > MAX_ABS:
+            raise Invalid(
+                f"tensor {name!r} holds a value beyond ±{MAX_ABS:,.0f}",
+                ["weights", name],
+                limit=MAX_ABS,
+            )
+        weights[name] = a
+    try:
+        shape = lstm.shape_of(weights)
+    except lstm.WeightError as e:
+        _within_limits_roughly(weights, s)  # a limit exceeded is said first, as it always was
+        raise Invalid(str(e), ["weights", e.name] if e.name else ["weights"]) from None
+    limits.check_size(shape.hidden_size, shape.layers, s, ["weights"], input_size=shape.input_size)
+    return weights, shape
+
+
+def _within_limits_roughly(weights: dict[str, np.ndarray], s: Limits) -> None:
+    """The size limits, read off weights that do not form an LSTM (layer 0's kernel, if 2-D)."""
+    first = weights.get("weight_ih_l0")
+    if first is not None and first.ndim == 2:
+        layers = sum(1 for n in weights if re.fullmatch(r"weight_ih_l\d+", n))
+        limits.check_size(first.shape[0] // 4, layers, s, ["weights"], input_size=first.shape[1])
