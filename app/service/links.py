@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.models import zoo
 from app.refusal import Conflict, Invalid, NotFound, Refusal, TooLarge
@@ -74,6 +74,12 @@ class LinkState(BaseModel):
     gate2: Literal["i", "f", "g", "o", "c", "h"] | None = Field(
         None, description="compare view: the array drawn for A and B"
     )
+
+    @field_validator("layer", "t", "unit", "from_", "top", mode="before")
+    @classmethod
+    def _whole(cls, v: Any) -> Any:
+        # JSON's 5.0 is the integer 5, as JSON Schema's "integer" says; strict mode alone refuses it.
+        return int(v) if isinstance(v, float) and v.is_integer() else v
 
 
 DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?", re.I)  # no hex, no "Infinity"

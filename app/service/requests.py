@@ -7,6 +7,7 @@ with messages that name the environment variable that raises them.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -33,10 +34,40 @@ GATE_RANGES = {"i": (0.0, 1.0), "f": (0.0, 1.0), "g": (-1.0, 1.0), "o": (0.0, 1.
 GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o"}
 
 
+def _absent(*keys: str) -> dict[str, Any]:
+    return {k: {"type": "null"} for k in keys}  # absent or null: the same to the validation
+
+
+def _number(low: float, high: float) -> dict[str, Any]:
+    return {"type": "number", "minimum": low, "maximum": high}
+
+
+# The validators below in JSON schema: exactly one of value and bias_add, value within the gate's range.
+INTERVENTION_FORMS: dict[str, Any] = {
+    "oneOf": [
+        {
+            "title": "a value for i, f or o",
+            "required": ["value"],
+            "properties": {"gate": {"enum": ["i", "f", "o"]}, "value": _number(0, 1), **_absent("bias_add")},
+        },
+        {
+            "title": "a value for g",
+            "required": ["value"],
+            "properties": {"gate": {"const": "g"}, "value": _number(-1, 1), **_absent("bias_add")},
+        },
+        {
+            "title": "a shift of the pre-activation",
+            "required": ["bias_add"],
+            "properties": {"bias_add": {"type": "number"}, **_absent("value")},
+        },
+    ]
+}
+
+
 class InterventionIn(BaseModel):
     """A "what if?" on one gate: `value` replaces its output, `bias_add` shifts its pre-activation."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra=INTERVENTION_FORMS)
 
     gate: Literal["i", "f", "g", "o"]
     value: float | None = Field(  # the range per gate is checked below, with a message that says it
@@ -79,10 +110,71 @@ class InterventionIn(BaseModel):
         return self
 
 
+STEPS = {"type": "array", "minItems": 1, "items": {"minItems": 1}}  # no empty run, no empty step
+INLINE = {  # inline weights: torch.nn.LSTM's names, layer 0 at least; shapes are checked in app.service.run
+    "type": "object",
+    "required": ["weight_ih_l0", "weight_hh_l0"],
+    "propertyNames": {"pattern": "^(weight|bias)_(ih|hh)_l[0-9]+$"},
+    "additionalProperties": {"type": "array"},
+}
+
+# Which keys a run takes together, for the JSON schema: the checks are in app.service.run.prepare.
+# The three are exclusive (each rules out a key the others need), so oneOf and anyOf agree.
+RUN_FORMS: dict[str, Any] = {
+    "examples": [
+        {"model": "counter", "text": "banana. a cat."},
+        {
+            "model": "gated-sum",
+            "inputs": [[0.5], [1.0], [-1.0]],
+            "interventions": [{"gate": "f", "value": 1.0}],
+        },
+        {
+            "weights": {
+                "weight_ih_l0": [[0.5], [0.5], [0.5], [0.5]],
+                "weight_hh_l0": [[0.1], [0.1], [0.1], [0.1]],
+            },
+            "inputs": [[1.0], [0.0]],
+        },
+    ],
+    "oneOf": [
+        {
+            "title": "a text model",
+            "required": ["model", "text"],
+            "properties": {
+                "model": {"type": "string"},
+                "text": {"type": "string", "minLength": 1},
+                **_absent("inputs", "weights"),
+            },
+        },
+        {
+            "title": "a vector model",
+            "required": ["model", "inputs"],
+            "properties": {"model": {"type": "string"}, "inputs": STEPS, **_absent("text", "weights")},
+        },
+        {
+            "title": "inline weights",
+            "required": ["weights", "inputs"],
+            "properties": {
+                "weights": INLINE,
+                "inputs": STEPS,
+                **_absent("model", "pin", "text"),
+            },
+        },
+    ],
+}
+
+
+def _forms(schema: dict[str, Any], cls: type) -> None:
+    """RUN_FORMS in a request's schema; a step's examples name the step they explain."""
+    schema.update(copy.deepcopy(RUN_FORMS))
+    if "t" in schema.get("required", ()):
+        schema["examples"] = [{**e, "t": 1} for e in RUN_FORMS["examples"]]
+
+
 class RunRequest(BaseModel):
     """A model id with `text` (text models) or `inputs` (vector models), or inline `weights` with `inputs`."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra=_forms)
 
     model: str | None = Field(None, max_length=200, examples=["counter"])
     pin: str | None = Field(

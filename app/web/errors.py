@@ -19,6 +19,8 @@ from app.web.encode import JSON
 
 log = logging.getLogger(__name__)
 
+FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")  # what Starlette parses
+
 
 # The one place where a refusal becomes a status code.
 # Subclasses before their bases: Busy is a TooMany.
@@ -54,10 +56,25 @@ async def _validation_error(request: Request, exc: Exception) -> JSON:
     return await _refused(request, validation_error(list(exc.errors())))
 
 
+def unreadable_form(request: Request, detail: str) -> Invalid:
+    """Starlette's 400 for a form body it cannot parse (no boundary, a part without a name, a
+    broken part), as the 422 the API answers for any body it cannot read."""
+    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower() or "form"
+    if "boundary" in detail.lower():
+        return Invalid(
+            f"the Content-Type header {kind} names no boundary: {detail} "
+            "(let your HTTP client build the multipart body and its header)",
+            ["header", "content-type"],
+        )
+    return Invalid(f"the request body is not valid {kind}: {detail}", [])
+
+
 async def _http_error(request: Request, exc: Exception) -> JSON:
     assert isinstance(exc, HTTPException)
     message = exc.detail if isinstance(exc.detail, str) else "request refused"
     headers = getattr(exc, "headers", None)
+    if exc.status_code == 400 and request.headers.get("content-type", "").lower().startswith(FORMS):
+        return response_of(unreadable_form(request, message))
     if exc.status_code == 404:
         message = f"nothing at {request.url.path}"
     elif exc.status_code == 405:

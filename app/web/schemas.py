@@ -120,8 +120,17 @@ class RunResponse(BaseModel):
 
 
 class ErrorOut(BaseModel):
+    """A refusal: a sentence for people and where in the request; some carry more facts (the
+    limit, the known models, the character and position not in the vocabulary)."""
+
     error: str = Field(description="what is wrong, in words")
-    loc: list[str | int] = Field(description="where in the request")
+    loc: list[str | int] = Field(description="where in the request: keys and indexes; [] for the whole body")
+
+
+class RetryOut(ErrorOut):
+    """A refusal that ends: the same request may succeed after Retry-After seconds."""
+
+    retry_after: int = Field(ge=0, description="seconds to wait, as in the Retry-After header")
 
 
 class UploadOut(BaseModel):
@@ -129,3 +138,16 @@ class UploadOut(BaseModel):
     url: str = Field(description="the page that shows it")
     created: bool = Field(description="false when the same weights were stored before")
     model: ModelInfo
+
+
+class LinkOut(BaseModel):
+    id: str = Field(description="the link's id: 12 characters, a–z and 2–7")
+    url: str = Field(description="the page that shows the view, /l/<id>")
+    created: bool = Field(description="false when the same state was stored before")
+    state: dict[str, Any] = Field(description="the view state kept, its model pinned (with pin)")
+
+
+class LinkGot(BaseModel):
+    id: str = Field(description="the link's id")
+    url: str = Field(description="the page that shows the view, /l/<id>")
+    state: dict[str, Any] = Field(description="the view state kept: the page URL's query keys")

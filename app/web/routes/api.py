@@ -15,8 +15,8 @@ from app.service.requests import RunRequest, StepRequest
 from app.service.store import Store
 from app.web import body
 from app.web.encode import JSON
+from app.web.openapi import ANY, BODY, COMPUTES, refusals
 from app.web.schemas import (
-    ErrorOut,
     ModelInfo,
     ModelList,
     RunResponse,
@@ -28,11 +28,8 @@ router = APIRouter()
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
-REFUSALS: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorOut, "description": "unknown model"},
-    413: {"model": ErrorOut, "description": "request body too large"},
-    422: {"model": ErrorOut, "description": "bad input: the message says what and where"},
-}
+# What each kind of route can refuse (app.web.openapi says why).
+RUNS = refusals(*BODY, 404, *COMPUTES)
 
 
 async def computed(request: Request, work: Callable[[], T]) -> T:
@@ -46,13 +43,13 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/api/models", response_model=ModelList)
+@router.get("/api/models", response_model=ModelList, responses=refusals(*ANY))
 def models() -> JSON:
     """The built-in models: id, title, description, input (vocab or size), hidden size, layers."""
     return JSON({"models": [run.model_info(m) for m in zoo.listed()]})
 
 
-@router.get("/api/models/{model_id}", response_model=ModelInfo, responses=REFUSALS)
+@router.get("/api/models/{model_id}", response_model=ModelInfo, responses=refusals(*ANY, 404, 422, *COMPUTES))
 async def model(model_id: str, request: Request) -> JSON:
     """One model by id, listed or not (any random-h<H>-l<layers>-s<seed> works)."""
     settings = request.app.state.settings
@@ -77,22 +74,26 @@ async def answered(request: Request, schema: type[M], answer: Callable[[M, Setti
     return await computed(request, lambda: JSON(answer(body.parse(raw, schema), settings, models)))
 
 
-@router.post("/api/run", response_model=RunResponse, responses=REFUSALS, openapi_extra=body_of("RunRequest"))
+@router.post("/api/run", response_model=RunResponse, responses=RUNS, openapi_extra=body_of("RunRequest"))
 async def run_model(request: Request) -> JSON:
     """Run an LSTM over a sequence and answer every gate, cell and hidden state, per layer, as T×H."""
     return await answered(request, RunRequest, run.execute)
 
 
-@router.post(
-    "/api/step", response_model=StepResponse, responses=REFUSALS, openapi_extra=body_of("StepRequest")
-)
+@router.post("/api/step", response_model=StepResponse, responses=RUNS, openapi_extra=body_of("StepRequest"))
 async def explain_step(request: Request) -> JSON:
     """One step of a run, explained: each gate's parts and value per unit, and the cell update."""
     return await answered(request, StepRequest, step.explain_step)
 
 
+# A body's media type in a route's openapi_extra may carry this key: JSON-schema keywords added
+# to the body's own schema (where routes say what a form or a state's keys need together).
+SCHEMA_EXTRA = "x-schema-extra"
+
+
 def document_bodies(app: FastAPI, *bodies: type[BaseModel]) -> None:
-    """Add the schemas of bodies that routes read themselves to the OpenAPI document."""
+    """Add the schemas of bodies that routes read themselves to the OpenAPI document, and the
+    keywords routes add to their bodies' schemas (SCHEMA_EXTRA)."""
     default = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -104,7 +105,22 @@ def document_bodies(app: FastAPI, *bodies: type[BaseModel]) -> None:
                 for name, nested in body_schema.pop("$defs", {}).items():  # e.g. InterventionIn
                     components.setdefault(name, nested)
                 components[b.__name__] = body_schema
+            for operation in (op for item in schema.get("paths", {}).values() for op in item.values()):
+                for media in operation.get("requestBody", {}).get("content", {}).values():
+                    extra = media.pop(SCHEMA_EXTRA, None)
+                    if extra is not None:
+                        _extend(components[media["schema"]["$ref"].rpartition("/")[2]], extra)
             app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _extend(schema: dict[str, Any], extra: dict[str, Any]) -> None:
+    """Add keywords to a schema; a property named in both takes the extra's keywords over its own."""
+    for key, value in extra.items():
+        if key == "properties":
+            for name, keywords in value.items():
+                schema["properties"][name] = {**schema["properties"][name], **keywords}
+        else:
+            schema[key] = value

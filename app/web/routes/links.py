@@ -10,20 +10,42 @@ from app.refusal import Refusal
 from app.service import links
 from app.web import body
 from app.web.encode import JSON
-from app.web.routes.api import REFUSALS, computed
+from app.web.openapi import ANY, BODY, COMPUTES, STORES, refusals
+from app.web.routes.api import computed
 from app.web.routes.pages import templates
+from app.web.schemas import LinkGot, LinkOut
 
 router = APIRouter()
 
 LINK_BODY = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LinkState"}}},
+        "content": {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/LinkState"},
+                # text for a text model, inputs for a vector one: never both (see routes.api)
+                "x-schema-extra": {
+                    "properties": {  # an empty sequence is refused, as in a run
+                        "text": {"anyOf": [{"type": "string", "minLength": 1}, {"type": "null"}]},
+                        "inputs": {"anyOf": [{"type": "string", "minLength": 1}, {"type": "null"}]},
+                    },
+                    "anyOf": [
+                        {"title": "no inputs", "properties": {"inputs": {"type": "null"}}},
+                        {"title": "no text", "properties": {"text": {"type": "null"}}},
+                    ],
+                },
+            }
+        },
     }
 }
 
 
-@router.post("/api/links", responses=REFUSALS, openapi_extra=LINK_BODY)
+@router.post(
+    "/api/links",
+    response_model=LinkOut,
+    responses=refusals(*BODY, 404, 409, *STORES, *COMPUTES),
+    openapi_extra=LINK_BODY,
+)
 async def create_link(request: Request) -> JSON:
     """Store a view state (the page URL's query keys) and answer its short link: {id, url, created,
     state}. The same state gives the same id; the state's model is pinned to its current weights."""
@@ -35,7 +57,7 @@ async def create_link(request: Request) -> JSON:
     )
 
 
-@router.get("/api/links/{link_id}", responses=REFUSALS)
+@router.get("/api/links/{link_id}", response_model=LinkGot, responses=refusals(*ANY, 404, 422))
 async def get_link(link_id: str, request: Request) -> JSON:
     """A stored view state: {id, url, state}."""
     state = await computed(request, lambda: links.find(link_id, request.app.state.store))
@@ -46,7 +68,7 @@ FOREVER = {"Cache-Control": "public, max-age=31536000, immutable"}  # a link's c
 
 
 # Before /l/{link_id}, which would take "<id>.png" for an id.
-@router.get("/l/{link_id}.png", include_in_schema=False, responses=REFUSALS)
+@router.get("/l/{link_id}.png", include_in_schema=False)
 async def link_preview(link_id: str, request: Request) -> Response:
     """A PNG of the link's heatmaps, 1200 × 630, for link previews (OpenGraph, Twitter cards)."""
     settings, store = request.app.state.settings, request.app.state.store

@@ -9,13 +9,47 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from app.refusal import TooLarge
 from app.service import uploads
 from app.web.encode import JSON
-from app.web.routes.api import REFUSALS, computed
+from app.web.openapi import BODY, COMPUTES, STORES, refusals
+from app.web.routes.api import computed
 from app.web.schemas import UploadOut
 
 router = APIRouter()
 
+# What the form's schema cannot say from the handler's signature alone (see routes.api.SCHEMA_EXTRA):
+# exactly one of vocab and input_size. An empty form field counts as absent.
+UPLOAD_FORM = {
+    "requestBody": {
+        "content": {
+            "multipart/form-data": {
+                "x-schema-extra": {
+                    "properties": {
+                        "weights": {"minLength": 1},  # an empty file is refused
+                        "vocab": {"anyOf": [{"type": "string", "minLength": 1}]},
+                        "input_size": {"anyOf": [{"type": "integer", "minimum": 1}]},
+                        "name": {"anyOf": [{"type": "string", "maxLength": 100}]},
+                    },
+                    "oneOf": [
+                        {"title": "a text model", "required": ["vocab"], "not": {"required": ["input_size"]}},
+                        {
+                            "title": "a vector model",
+                            "required": ["input_size"],
+                            "not": {"required": ["vocab"]},
+                        },
+                    ],
+                }
+            }
+        }
+    }
+}
 
-@router.post("/api/models", response_model=UploadOut, responses=REFUSALS, status_code=200)
+
+@router.post(
+    "/api/models",
+    response_model=UploadOut,
+    responses=refusals(*BODY, *STORES, *COMPUTES),
+    status_code=200,
+    openapi_extra=UPLOAD_FORM,
+)
 async def upload_model(
     request: Request,
     weights: Annotated[
