@@ -122,6 +122,11 @@ class Store:
             return None
         return Stored(model_id, json.loads(row[0]), dict(load_tensors(bytes(row[1]))))
 
+    def get_info(self, model_id: str) -> dict[str, Any] | None:
+        """A model's info without its weights."""
+        raw = self._get("models", "info", model_id)
+        return None if raw is None else json.loads(raw)
+
     def put_link(self, link_id: str, state: dict[str, Any]) -> bool:
         """Store a link's state; False if the id was there already."""
         text = json.dumps(state, sort_keys=True, ensure_ascii=False)
