@@ -1,20 +1,19 @@
-"""Reads uploaded LSTM weights — torch.nn.LSTM state_dicts or Keras LSTM layers, as .safetensors
-or .npz (never unpickled) — into torch naming, and names them by their content."""
+"""Uploaded LSTM weights — torch.nn.LSTM state_dicts or Keras LSTM layers, from the headers
+app.models.formats reads — mapped onto torch naming and checked, names and shapes before any data
+is read, then loaded, and named by their content."""
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from safetensors.numpy import load as load_safetensors
 
 from app.engine import lstm
-from app.models import zoo
+from app.models import formats, zoo
 from app.models.versions import tensor_hash
-from app.refusal import Invalid, TooLarge
+from app.refusal import Invalid
 
 # What an uploaded model's page promises: the reference each format is checked against by the
 # test suite (tests/test_uploads.py), and a bound on the largest difference it measured there.
@@ -30,69 +29,118 @@ KERAS_NAME = re.compile(r"(kernel|recurrent_kernel|bias)(?:_l(\d+))?")
 TORCH_NAME = re.compile(r"(?:.*\.)?((?:weight|bias)_(?:ih|hh)_l\d+(?:_reverse)?)")
 
 
-def read_arrays(raw: bytes, max_unpacked: int) -> dict[str, np.ndarray]:
-    """The named arrays of a .npz (a zip: 'PK' first) or a .safetensors file."""
-    if not raw:
-        raise Invalid("the file 'weights' is empty", ["weights"])
-    if raw[:2] == b"PK":
-        return _npz(raw, max_unpacked)
-    return _safetensors(raw)
+@dataclass(frozen=True)
+class Plan:
+    """An upload's tensors, from their headers alone. `names` maps the name each tensor stands for
+    (torch's, or for Keras 'kernel', 'recurrent_kernel', 'bias' with '_l{k}' for layer k) to the
+    name it has in the file."""
+
+    source: str  # "PyTorch" or "Keras"
+    headers: dict[str, formats.Header]  # by the name in the file
+    names: dict[str, str]  # the name it stands for (torch's, or Keras's part_l{k}) -> the file's
+    layers: int
+
+    def header(self, name: str) -> formats.Header | None:
+        uploaded = self.names.get(name)
+        return None if uploaded is None else self.headers[uploaded]
+
+    def declared_shape(self) -> tuple[int, int, int] | None:
+        """(hidden size, layers, input size) as the headers declare them; None if they do not say."""
+        if self.source == "Keras":
+            kernel, recurrent = self.header("kernel_l0"), self.header("recurrent_kernel_l0")
+            if kernel is None or recurrent is None or len(kernel.shape) != 2 or len(recurrent.shape) != 2:
+                return None
+            return recurrent.shape[0], self.layers, kernel.shape[0]
+        first = self.header("weight_ih_l0")
+        if first is None or len(first.shape) != 2:
+            return None
+        return first.shape[0] // 4, self.layers, first.shape[1]
 
 
-def _npz(raw: bytes, max_unpacked: int) -> dict[str, np.ndarray]:
-    try:
-        members = zipfile.ZipFile(io.BytesIO(raw)).infolist()
-    except (zipfile.BadZipFile, EOFError, ValueError) as e:
-        raise Invalid(f"the .npz file is not a readable zip archive ({e})", ["weights"]) from None
-    unpacked = sum(m.file_size for m in members)
-    if unpacked > max_unpacked:  # a zip bomb, or simply too much
-        raise TooLarge(
-            f"the .npz file unpacks to {unpacked} bytes; the limit is {max_unpacked}",
-            ["weights"],
-            limit=max_unpacked,
-        )
-    try:
-        with np.load(io.BytesIO(raw), allow_pickle=False) as f:
-            return {name: f[name] for name in f.files}
-    except ValueError as e:
-        if "pickle" in str(e):
+def plan(headers: list[formats.Header]) -> Plan:
+    """Map the file's names onto torch's (a module prefix such as 'lstm.' is dropped) or onto
+    Keras layers (kernel, recurrent_kernel, bias; _l1, _l2… for stacked layers). Two tensors that
+    would become one are refused, naming both."""
+    by_name: dict[str, formats.Header] = {}
+    for h in headers:
+        if h.name in by_name:  # a zip may list a name twice; 'w' and 'w.npy' are both 'w' to NumPy
+            raise Invalid(f"the file holds two tensors named {h.name!r}", ["weights", h.name])
+        by_name[h.name] = h
+    source = "Keras" if by_name and all(KERAS_NAME.fullmatch(n) for n in by_name) else "PyTorch"
+    names: dict[str, str] = {}
+    for uploaded in by_name:
+        if source == "Keras":
+            match = KERAS_NAME.fullmatch(uploaded)
+            assert match is not None
+            name = f"{match[1]}_l{int(match[2] or 0)}"
+        else:
+            match = TORCH_NAME.fullmatch(uploaded)
+            name = match[1] if match else uploaded  # unknown names: shape_of says why
+        if name in names:
             raise Invalid(
-                "the .npz file holds pickled objects, which are never loaded; save plain numeric arrays",
-                ["weights"],
-            ) from None
-        raise Invalid(f"the .npz file could not be read: {e}", ["weights"]) from None
-    except (OSError, zipfile.BadZipFile, EOFError) as e:
-        raise Invalid(f"the .npz file is truncated or corrupt ({e})", ["weights"]) from None
-
-
-def _safetensors(raw: bytes) -> dict[str, np.ndarray]:
-    if len(raw) < 8 or int.from_bytes(raw[:8], "little") > len(raw) - 8:
-        raise Invalid(
-            "the file is neither .npz nor a complete .safetensors file (its header is cut short)", ["weights"]
-        )
-    try:
-        return dict(load_safetensors(raw))
-    except Exception as e:  # safetensors raises its own SafetensorError, and TypeError for bf16
-        raise Invalid(f"the .safetensors file could not be read: {e}", ["weights"]) from None
-
-
-def source_of(arrays: dict[str, np.ndarray]) -> str:
-    """ "Keras" when every name is a Keras LSTM layer's, else "PyTorch"."""
-    return "Keras" if arrays and all(KERAS_NAME.fullmatch(n) for n in arrays) else "PyTorch"
-
-
-def to_torch(arrays: dict[str, np.ndarray], forget_bias: float = 0.0) -> dict[str, np.ndarray]:
-    """torch.nn.LSTM tensors from torch names (a module prefix such as 'lstm.' is dropped) or
-    from Keras layers (kernel, recurrent_kernel, bias; _l1, _l2… for stacked layers).
-    forget_bias is added to the forget gate's bias, as TensorFlow 1's BasicLSTMCell does."""
-    if source_of(arrays) == "Keras":
-        weights = _from_keras(arrays)
+                f"tensors {names[name]!r} and {uploaded!r} both stand for {name!r}: "
+                "upload one LSTM's tensors, under one module prefix",
+                ["weights", uploaded],
+                tensors=[names[name], uploaded],
+            )
+        names[name] = uploaded
+    if source == "Keras":
+        layers = len({n.rsplit("_l", 1)[1] for n in names})
     else:
-        weights = {}
-        for name, value in arrays.items():
-            match = TORCH_NAME.fullmatch(name)
-            weights[match[1] if match else name] = value  # unknown names: shape_of says why
-    weights = {k: np.asarray(v, dtype=np.float64) if _numeric(v) else v for k, v in weights.items()}
+        layers = sum(1 for n in names if re.fullmatch(r"weight_ih_l\d+", n))
+    return Plan(source, by_name, names, layers)
+
+
+def check_sizes(p: Plan, max_elements: int) -> None:
+    """No tensor may declare more numbers than the largest an LSTM within the limits holds: what
+    is checked next (the names and shapes, on stand-ins) then stays small."""
+    for h in p.headers.values():
+        if h.size > max_elements:
+            raise Invalid(
+                f"tensor {h.name!r} declares shape {h.shape}, {h.size:,} numbers; no tensor of an LSTM "
+                f"within the limits holds more than {max_elements:,} (GATESCOPE_MAX_HIDDEN, "
+                "GATESCOPE_MAX_INPUT_SIZE)",
+                ["weights", h.name],
+                limit=max_elements,
+            )
+
+
+def check_structure(p: Plan) -> None:
+    """The names and shapes checked as the weights themselves will be, on stand-ins that hold no
+    data (views of one zero): a file whose data would not form an LSTM is refused unread."""
+    stand_ins = {name: np.broadcast_to(np.zeros(()), p.headers[u].shape) for name, u in p.names.items()}
+    _convert(p, stand_ins, 0.0, check_keras=True)
+
+
+def load(p: Plan, forget_bias: float, max_abs: float) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(float64 weights to compute with, the same tensors in their uploaded dtype to store), in
+    torch naming. Each uploaded tensor is held to ±max_abs, as inline weights are. forget_bias is
+    added to the forget gate's bias, as TensorFlow 1's BasicLSTMCell does."""
+    check_structure(p)
+    data = {}
+    for name, uploaded in p.names.items():
+        a = p.headers[uploaded].read()
+        _check_magnitude(uploaded, a, max_abs)
+        data[name] = a
+    native = _convert(p, data, forget_bias, check_keras=False)  # its shapes are checked already
+    return {k: np.asarray(v, dtype=np.float64) for k, v in native.items()}, native
+
+
+def _check_magnitude(name: str, a: np.ndarray, max_abs: float) -> None:
+    if a.dtype.kind == "f":
+        a = a[np.isfinite(a)]  # NaN and infinity get the engine's own message
+    if a.size and max(-float(a.min()), float(a.max())) > max_abs:
+        raise Invalid(
+            f"tensor {name!r} holds a value beyond ±{max_abs:,.0f}", ["weights", name], limit=max_abs
+        )
+
+
+def _convert(
+    p: Plan, arrays: dict[str, np.ndarray], forget_bias: float, check_keras: bool
+) -> dict[str, np.ndarray]:
+    """torch.nn.LSTM tensors in their own dtype (a forget-gate bias shifted: float64), checked by
+    the engine's own rules and messages."""
+    weights = _from_keras(p, arrays, check_keras) if p.source == "Keras" else dict(arrays)
     try:
         shape = lstm.shape_of(weights)
     except lstm.WeightError as e:
@@ -100,35 +148,38 @@ def to_torch(arrays: dict[str, np.ndarray], forget_bias: float = 0.0) -> dict[st
     if forget_bias:
         H = shape.hidden_size
         for k in range(shape.layers):
-            bias = weights.get(f"bias_ih_l{k}", np.zeros(4 * H)).copy()
+            bias = np.array(weights.get(f"bias_ih_l{k}", np.zeros(4 * H)), dtype=np.float64)
             bias[H : 2 * H] += forget_bias
             weights[f"bias_ih_l{k}"] = bias
     return weights
 
 
-def _numeric(value: Any) -> bool:
-    return (
-        isinstance(value, np.ndarray) and np.issubdtype(value.dtype, np.number) and not np.iscomplexobj(value)
-    )
-
-
-def _from_keras(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    layers: dict[int, dict[str, np.ndarray]] = {}
-    for name, value in arrays.items():
-        match = KERAS_NAME.fullmatch(name)
-        assert match is not None
-        layers.setdefault(int(match[2] or 0), {})[match[1]] = value
+def _from_keras(p: Plan, arrays: dict[str, np.ndarray], check: bool) -> dict[str, np.ndarray]:
     weights: dict[str, np.ndarray] = {}
-    for k, parts in sorted(layers.items()):
+    for k in range(p.layers):
+        parts = {part: arrays.get(f"{part}_l{k}") for part in ("kernel", "recurrent_kernel", "bias")}
         for needed in ("kernel", "recurrent_kernel"):
-            if needed not in parts:
+            if parts[needed] is None:
                 suffix = f"_l{k}" if k else ""
                 raise Invalid(f"Keras layer {k} has no '{needed}{suffix}'", ["weights", needed + suffix])
-        try:
-            weights |= lstm.keras_to_torch(parts["kernel"], parts["recurrent_kernel"], parts.get("bias"), k)
-        except lstm.WeightError as e:
-            raise Invalid(f"Keras layer {k}: {e}", ["weights", e.name or "kernel"]) from None
+        kernel, recurrent, bias = parts["kernel"], parts["recurrent_kernel"], parts["bias"]
+        assert kernel is not None and recurrent is not None
+        if check:  # the engine checks the shapes, and says what is off, on float64 stand-ins
+            try:
+                stand_in = None if bias is None else _zeros(bias)
+                lstm.keras_to_torch(_zeros(kernel), _zeros(recurrent), stand_in, k)
+            except lstm.WeightError as e:
+                raise Invalid(f"Keras layer {k}: {e}", ["weights", e.name or "kernel"]) from None
+        # the same conversion in the uploaded dtype: gate columns i, f, c, o are torch's rows
+        weights[f"weight_ih_l{k}"] = kernel.T
+        weights[f"weight_hh_l{k}"] = recurrent.T
+        if bias is not None:
+            weights[f"bias_ih_l{k}"] = bias
     return weights
+
+
+def _zeros(a: np.ndarray) -> np.ndarray:
+    return np.broadcast_to(np.zeros(()), a.shape)
 
 
 def content_id(weights: dict[str, np.ndarray], description: dict[str, Any]) -> str:

@@ -25,6 +25,8 @@ class Limits(BaseModel):
     )
     compute_slots: int = Field(1, ge=1, description="runs computed at once per process")
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="largest uploaded weights file")
+    max_upload_tensors: int = Field(64, ge=1, description="most tensors (.npz members) in an uploaded file")
+    max_store_bytes: int = Field(4 * 1024**3, ge=1, description="largest store; beyond it no model is kept")
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="largest request body")
     max_link_bytes: int = Field(64 * 1024, ge=1024, description="largest share-link state, as JSON")
 

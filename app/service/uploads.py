@@ -1,15 +1,17 @@
-"""Uploaded weights: the file read, its input description checked, everything checked before
-anything is stored, so a refused upload leaves nothing behind."""
+"""Uploaded weights: the file's headers checked against the limits before any array is read, then
+its data and its input description; everything is checked before anything is stored, so a refused
+upload leaves nothing behind."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from app.models import upload
+from app.models import formats, upload
 from app.refusal import Invalid
 from app.service import limits, run
 from app.service.limits import Limits
+from app.service.requests import MAX_ABS
 from app.service.store import Store
 
 
@@ -21,6 +23,8 @@ def _vocabulary(raw: str) -> str:
             items = json.loads(raw)
         except ValueError as e:
             raise Invalid(f"vocab looks like a JSON list but is not valid JSON: {e}", ["vocab"]) from None
+        except RecursionError:  # "[[[[…": the parser gives up before the list ends
+            raise Invalid("vocab looks like a JSON list but nests too deeply to be one", ["vocab"]) from None
         if not isinstance(items, list) or not all(isinstance(c, str) and len(c) == 1 for c in items):
             raise Invalid("vocab as a JSON list must hold one-character strings", ["vocab"])
         vocab = "".join(items)
@@ -48,12 +52,14 @@ def accept(
     """Check everything, then store: a refused upload leaves nothing behind."""
     if (vocab is None) == (input_size is None):
         raise Invalid("give either 'vocab' (the characters, in one-hot order) or 'input_size'", [])
-    arrays = upload.read_arrays(raw, s.max_upload_bytes * 4)
-    weights = upload.to_torch(arrays, forget_bias)
+    plan = upload.plan(formats.read_headers(raw, s.max_upload_bytes * 4, s.max_upload_tensors))
+    declared = plan.declared_shape()
+    if declared is not None:  # None: the names or shapes are off, and load says how
+        H, layers, I = declared
+        limits.check_size(H, layers, s, ["weights"], input_size=I)
+    upload.check_sizes(plan, largest_tensor(s))
+    weights, native = upload.load(plan, forget_bias, MAX_ABS)
     I = weights["weight_ih_l0"].shape[1]
-    H = weights["weight_hh_l0"].shape[1]
-    layers = sum(1 for n in weights if n.startswith("weight_ih_l"))
-    limits.check_size(H, layers, s, ["weights"], input_size=I)
     described: dict[str, Any] = {"gate_activation": gate_activation}
     if vocab is not None:
         described["vocab"] = _vocabulary(vocab)
@@ -72,13 +78,15 @@ def accept(
                 ["input_size"],
             )
     model_id = upload.content_id(weights, described)
-    info = {
-        **described,
-        "name": name,
-        "file": filename,
-        "forget_bias": forget_bias,
-        "source": upload.source_of(arrays),
-    }
-    created = models.put_model(model_id, info, weights)
+    info = {**described, "name": name, "file": filename, "forget_bias": forget_bias, "source": plan.source}
+    created = models.put_model(model_id, info, native)
+    if not created:  # the same weights, uploaded before: answer what the store keeps (its name…)
+        info = models.get_info(model_id) or info
     model = upload.as_model(model_id, info, weights)
     return {"id": model_id, "url": f"/?model={model_id}", "created": created, "model": run.model_info(model)}
+
+
+def largest_tensor(s: Limits) -> int:
+    """The most numbers one tensor of an LSTM within the limits holds: weight_ih_l0 (4H, I) or,
+    in a layer above, weight_ih (4H, H)."""
+    return 4 * s.max_hidden * max(s.max_input_size, s.max_hidden)

@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.store = Store(settings.data_dir, settings.database_url)
+    app.state.store = Store(settings.data_dir, settings.database_url, settings.max_store_bytes)
     errors.install(app)
     app.include_router(api.router)
     app.include_router(uploads.router)

@@ -1,0 +1,270 @@
+"""The tensors of an uploaded .npz or .safetensors file, read header first: each tensor's name,
+dtype and shape, and where its data lies, checked before a single array is read, so a file that
+declares more than it holds, or more than the limits allow, costs no memory. Nothing is unpickled.
+
+Dtypes: float16, float32 and float64 are read; so are integers (a hand-built LSTM written as
+`np.array([[20, -20]])` is int64; every integer within the magnitude bound is exact in float64).
+Complex, bool, strings, dates and times, structured and raw bytes, bfloat16 and float8 are
+refused, naming the tensor and its dtype.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import struct
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.refusal import Invalid, TooLarge
+
+FLOATS = {2, 4, 8}  # float16, float32, float64: the itemsizes NumPy computes with
+# safetensors' dtype names; all little-endian by the format's definition
+SAFETENSORS = {
+    "F16": "<f2",
+    "F32": "<f4",
+    "F64": "<f8",
+    **{f"I{8 * n}": f"<i{n}" for n in (1, 2, 4, 8)},
+    **{f"U{8 * n}": f"<u{n}" for n in (1, 2, 4, 8)},
+}
+REFUSED_SAFETENSORS = {
+    "BF16": "bfloat16, which Gatescope does not read yet",
+    "BOOL": "bool: an LSTM's weights are numbers",
+    "F8_E4M3": "float8, which Gatescope does not read",
+    "F8_E5M2": "float8, which Gatescope does not read",
+    "C64": "complex: an LSTM's weights are real numbers",
+    "C128": "complex: an LSTM's weights are real numbers",
+}
+SAVE_AS = "save the weights as float32 or float64"
+# what reading a damaged zip member raises: RuntimeError for an encrypted one,
+# NotImplementedError for an unknown compression
+CORRUPT = (OSError, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError, ValueError)
+NPZ_DIRECTORY_ENTRY = 1024  # bytes a zip's central directory may take per member, name included
+
+
+@dataclass(frozen=True)
+class Header:
+    """One tensor as its file declares it; `read()` reads its data (in its own dtype)."""
+
+    name: str
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    read: Callable[[], np.ndarray]
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+def read_headers(raw: bytes, max_unpacked: int, max_tensors: int) -> list[Header]:
+    """The tensors of a .npz (a zip: 'PK' first) or a .safetensors file, headers checked."""
+    if not raw:
+        raise Invalid("the file 'weights' is empty", ["weights"])
+    if raw[:2] == b"PK":
+        return _npz(raw, max_unpacked, max_tensors)
+    return _safetensors(raw, max_tensors)
+
+
+def check_dtype(name: str, dtype: np.dtype) -> None:
+    """Refuse every dtype that is not a real number NumPy computes with, naming the tensor."""
+    what = None
+    if dtype.hasobject:
+        raise Invalid(
+            f"tensor {name!r} in the .npz file holds pickled objects, which are never loaded; "
+            "save plain numeric arrays",
+            ["weights", name],
+        )
+    if dtype.kind == "c":
+        what = "complex: an LSTM's weights are real numbers"
+    elif dtype.kind == "b":
+        what = "bool: an LSTM's weights are numbers"
+    elif dtype.kind in "US":
+        what = "strings: an LSTM's weights are numbers"
+    elif dtype.kind in "Mm":
+        what = "dates or times: an LSTM's weights are numbers"
+    elif dtype.kind == "V":
+        what = "structured or raw bytes: an LSTM's weights are plain numbers"
+    elif dtype.kind == "f" and dtype.itemsize not in FLOATS:
+        what = f"a {8 * dtype.itemsize}-bit float, which NumPy does not compute with portably"
+    elif dtype.kind not in "fiu":
+        what = "not a numeric dtype"
+    if what:
+        raise Invalid(f"tensor {name!r} is {dtype} ({what}); {SAVE_AS}", ["weights", name], dtype=str(dtype))
+
+
+def _too_many(count: int, max_tensors: int, what: str) -> TooLarge:
+    return TooLarge(
+        f"the {what} holds {count} tensors; the limit is {max_tensors} (GATESCOPE_MAX_UPLOAD_TENSORS)",
+        ["weights"],
+        limit=max_tensors,
+    )
+
+
+def _zip_directory(raw: bytes) -> tuple[int, int]:
+    """(members, bytes of the central directory) from a zip's end record, before zipfile reads
+    the directory itself (130,000 members take it a second). (0, 0) if there is no end record:
+    zipfile then says why."""
+    end = raw.rfind(b"PK\x05\x06", max(0, len(raw) - 22 - 65535))
+    if end < 0 or len(raw) < end + 22:
+        return 0, 0
+    count, size = struct.unpack_from("<HI", raw, end + 10)
+    locator = end - 20  # zip64: more than 65,535 members, or a directory past 4 GB
+    zip64 = locator >= 0 and raw[locator : locator + 4] == b"PK\x06\x07"
+    if zip64 and (count == 0xFFFF or size == 0xFFFFFFFF):
+        (record,) = struct.unpack_from("<Q", raw, locator + 8)
+        if raw[record : record + 4] == b"PK\x06\x06" and len(raw) >= record + 56:
+            count, size = struct.unpack_from("<QQ", raw, record + 32)
+    return count, size
+
+
+def _npz(raw: bytes, max_unpacked: int, max_tensors: int) -> list[Header]:
+    count, size = _zip_directory(raw)
+    if count > max_tensors:
+        raise _too_many(count, max_tensors, ".npz file")
+    if size > max_tensors * NPZ_DIRECTORY_ENTRY:  # zipfile reads it all, whatever the count says
+        raise TooLarge(
+            f"the .npz file's directory takes {size} bytes, more than {max_tensors} members need; "
+            f"the limit is {max_tensors} tensors (GATESCOPE_MAX_UPLOAD_TENSORS)",
+            ["weights"],
+            limit=max_tensors,
+        )
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+    except (zipfile.BadZipFile, EOFError, ValueError) as e:
+        raise Invalid(f"the .npz file is not a readable zip archive ({e})", ["weights"]) from None
+    members = archive.infolist()
+    if len(members) > max_tensors:  # the end record may understate what the directory lists
+        raise _too_many(len(members), max_tensors, ".npz file")
+    unpacked = sum(m.file_size for m in members)
+    if unpacked > max_unpacked:  # a zip bomb, or simply too much
+        raise TooLarge(
+            f"the .npz file unpacks to {unpacked} bytes; the limit is {max_unpacked}",
+            ["weights"],
+            limit=max_unpacked,
+        )
+    try:
+        return [_npy(archive, m) for m in members]
+    except CORRUPT as e:
+        raise Invalid(f"the .npz file is truncated or corrupt ({e})", ["weights"]) from None
+
+
+def _npy(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Header:
+    """A member's .npy header (magic, version, then a literal dict of descr, fortran_order and
+    shape), read without its data; the data must be exactly what the header declares."""
+    name = member.filename.removesuffix(".npy")  # as np.load names them
+    with archive.open(member) as fp:
+        try:
+            major, _ = np.lib.format.read_magic(fp)
+            if major not in (1, 2, 3):
+                raise ValueError(f"unknown .npy version {major}")
+            # version 3.0 differs from 2.0 only by a UTF-8 header, which only structured
+            # dtypes (refused) ever need
+            read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            shape, fortran_order, dtype = read(fp)
+        except ValueError as e:
+            raise Invalid(
+                f"member {member.filename!r} of the .npz file is not a readable .npy array ({e})",
+                ["weights", name],
+            ) from None
+        start = fp.tell()
+    check_dtype(name, dtype)
+    _check_shape(name, shape)
+    declared = math.prod(shape) * dtype.itemsize
+    if declared != member.file_size - start:
+        raise Invalid(
+            f"tensor {name!r} declares shape {shape} of {dtype}, {declared} bytes, but the .npz file "
+            f"holds {member.file_size - start} bytes for it",
+            ["weights", name],
+        )
+
+    def data() -> np.ndarray:
+        try:
+            with archive.open(member) as fp:
+                fp.seek(start)
+                buffer = fp.read(declared)
+        except CORRUPT as e:
+            raise Invalid(f"the .npz file is truncated or corrupt ({e})", ["weights", name]) from None
+        if len(buffer) != declared:
+            raise Invalid(f"the .npz file is truncated: tensor {name!r} is cut short", ["weights", name])
+        flat = np.frombuffer(buffer, dtype=dtype, count=math.prod(shape))
+        return flat.reshape(shape, order="F" if fortran_order else "C")
+
+    return Header(name, dtype, shape, data)
+
+
+def _check_shape(name: str, shape: object) -> None:
+    if not (isinstance(shape, (tuple, list)) and all(type(n) is int and n >= 0 for n in shape)):
+        raise Invalid(f"tensor {name!r} declares shape {shape!r}, not a list of sizes", ["weights", name])
+
+
+def _safetensors(raw: bytes, max_tensors: int) -> list[Header]:
+    """An 8-byte little-endian length, a JSON header {name: {dtype, shape, data_offsets}}, then
+    the data, offsets counted from the header's end."""
+    if len(raw) < 8 or int.from_bytes(raw[:8], "little") > len(raw) - 8:
+        raise Invalid(
+            "the file is neither .npz nor a complete .safetensors file (its header is cut short)", ["weights"]
+        )
+    length = int.from_bytes(raw[:8], "little")
+    try:
+        header = json.loads(raw[8 : 8 + length])
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
+        raise Invalid(f"the .safetensors file's header is not JSON ({e})", ["weights"]) from None
+    if not isinstance(header, dict):
+        raise Invalid("the .safetensors file's header is not a JSON object", ["weights"])
+    header.pop("__metadata__", None)
+    if len(header) > max_tensors:
+        raise _too_many(len(header), max_tensors, ".safetensors file")
+    data_start, data_size = 8 + length, len(raw) - 8 - length
+    tensors = []
+    for name, spec in header.items():
+        if not isinstance(spec, dict) or not {"dtype", "shape", "data_offsets"} <= spec.keys():
+            raise Invalid(
+                f"the .safetensors file's entry for {name!r} lacks dtype, shape or data_offsets",
+                ["weights", name],
+            )
+        kind = spec["dtype"]
+        if kind in REFUSED_SAFETENSORS:
+            raise Invalid(
+                f"tensor {name!r} is {kind} ({REFUSED_SAFETENSORS[kind]}); {SAVE_AS}",
+                ["weights", name],
+                dtype=kind,
+            )
+        if kind not in SAFETENSORS:
+            raise Invalid(f"tensor {name!r} has an unknown dtype {kind!r}; {SAVE_AS}", ["weights", name])
+        dtype = np.dtype(SAFETENSORS[kind])
+        shape, offsets = spec["shape"], spec["data_offsets"]
+        _check_shape(name, shape)
+        shape = tuple(shape)
+        if not (
+            isinstance(offsets, list)
+            and len(offsets) == 2
+            and all(type(n) is int for n in offsets)
+            and 0 <= offsets[0] <= offsets[1] <= data_size
+        ):
+            raise Invalid(
+                f"the .safetensors file is truncated or corrupt: tensor {name!r} lies at bytes "
+                f"{offsets!r}, outside the {data_size} bytes of data",
+                ["weights", name],
+            )
+        declared = math.prod(shape) * dtype.itemsize
+        if declared != offsets[1] - offsets[0]:
+            raise Invalid(
+                f"tensor {name!r} declares shape {shape} of {kind}, {declared} bytes, but the "
+                f".safetensors file holds {offsets[1] - offsets[0]} bytes for it",
+                ["weights", name],
+            )
+        tensors.append(Header(name, dtype, shape, _slice(raw, data_start + offsets[0], dtype, shape)))
+    return tensors
+
+
+def _slice(raw: bytes, offset: int, dtype: np.dtype, shape: tuple[int, ...]) -> Callable[[], np.ndarray]:
+    def data() -> np.ndarray:
+        if not math.prod(shape):  # frombuffer refuses an offset at the buffer's very end
+            return np.zeros(shape, dtype)
+        return np.frombuffer(raw, dtype=dtype, count=math.prod(shape), offset=offset).reshape(shape)
+
+    return data
