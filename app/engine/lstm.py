@@ -13,8 +13,6 @@ Weights are named and laid out as in torch.nn.LSTM's state_dict (app.engine.weig
 biases count as zero. Layer k > 0 reads layer k-1's h as its input. Everything is float64.
 Interventions (app.engine.interventions) add a shift to a gate's pre-activation before its
 activation, or replace its output after it; c_t and h_t then follow from the gates so obtained.
-
-This module also re-exports the engine's other public names, imported from here across the app.
 """
 
 from __future__ import annotations
@@ -23,23 +21,10 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from app.engine.interventions import Intervention, InterventionError, Plan, check_interventions, plan
+# The app imports the engine's public names from this module, so it re-exports those it does not use.
+from app.engine.interventions import Intervention, InterventionError, Plan, check_interventions, plan  # noqa: F401
 from app.engine.trace import LayerTrace
-from app.engine.weights import GATES, Shape, WeightError, init_weights, keras_to_torch, shape_of
-
-__all__ = [
-    "GATES",
-    "Intervention",
-    "InterventionError",
-    "LayerTrace",
-    "Shape",
-    "WeightError",
-    "check_interventions",
-    "forward",
-    "init_weights",
-    "keras_to_torch",
-    "shape_of",
-]
+from app.engine.weights import GATES, Shape, WeightError, init_weights, keras_to_torch, shape_of  # noqa: F401
 
 # What the rows of the sigmoid gates i, f, o are multiplied by ahead of the loop (see _layer).
 GATE_SCALE = {"sigmoid": 0.5, "hard_sigmoid": 0.2}
