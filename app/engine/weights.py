@@ -27,6 +27,8 @@ class WeightError(ValueError):
 
 @dataclass(frozen=True)
 class Shape:
+    """A stacked LSTM's size: its layer count, input size I and hidden size H."""
+
     layers: int
     input_size: int
     hidden_size: int
