@@ -4,6 +4,7 @@ intervention applied, against torch.nn.LSTM for a forget bias of +1, and through
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -337,79 +338,167 @@ def test_with_the_forget_gate_shut_the_counter_cell_is_exactly_i_times_g():
     assert np.max(tr.c) < 1.0  # nothing is counted beyond the current character
 
 
-# --- no interventions: the engine as it was ----------------------------------------------------
+# --- against torch.nn.LSTM, and by hand, to 1e-12 ---------------------------------------------
 
-_INTERNAL_BEFORE = (0, 1, 3, 2)
-
-
-def _internal_before(a, H, scale):
-    out = np.concatenate([a[k * H : (k + 1) * H] for k in _INTERNAL_BEFORE])
-    out[: 3 * H] *= scale
-    return out
+EXACT = 1e-12
 
 
-def engine_before_interventions(weights, x, h0, c0, gate_activation="sigmoid"):
-    """app/lstm.py's forward loop as it was before interventions, copied verbatim: the old path."""
-    L = sum(1 for n in weights if n.startswith("weight_ih_l"))
-    out = []
-    for k in range(L):
-        W_ih, W_hh = weights[f"weight_ih_l{k}"], weights[f"weight_hh_l{k}"]
-        b = weights[f"bias_ih_l{k}"] + weights[f"bias_hh_l{k}"]
-        T, H = x.shape[0], W_hh.shape[1]
-        batch = x.shape[1:-1]
-        scale = {"sigmoid": 0.5, "hard_sigmoid": 0.2}[gate_activation]
-        hard = gate_activation == "hard_sigmoid"
-        A = x @ _internal_before(W_ih, H, scale).T
-        A += _internal_before(b, H, scale)
-        UT = np.ascontiguousarray(_internal_before(W_hh, H, scale).T)
-        C = np.empty((T, *batch, H))
-        Hs = np.empty((T, *batch, H))
-        r = np.empty((*batch, 4 * H))
-        ig = np.empty((*batch, H))
-        h_prev, c_prev = h0[k], c0[k]
-        for t in range(T):
-            a = A[t]
-            np.dot(h_prev, UT, out=r)
-            a += r
-            sig = a[..., : 3 * H]
-            if hard:
-                g = a[..., 3 * H :]
-                np.tanh(g, out=g)
-                sig += 0.5
-                np.clip(sig, 0.0, 1.0, out=sig)
-            else:
-                np.tanh(a, out=a)
-                sig *= 0.5
-                sig += 0.5
-            c = C[t]
-            np.multiply(a[..., H : 2 * H], c_prev, out=c)
-            np.multiply(a[..., :H], a[..., 3 * H :], out=ig)
-            c += ig
-            h = Hs[t]
-            np.tanh(c, out=h)
-            h *= a[..., 2 * H : 3 * H]
-            h_prev, c_prev = h, c
-        gates = {"ifgo"[kk]: A[..., j * H : (j + 1) * H] for j, kk in enumerate(_INTERNAL_BEFORE)}
-        out.append({**gates, "c": C, "h": Hs})
-        x = Hs
-    return out
+def as_torch(weights: dict[str, np.ndarray], L: int, H: int, I: int) -> torch.nn.LSTM:
+    model = torch.nn.LSTM(I, H, num_layers=L).double()
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
+    return model
 
 
-@pytest.mark.parametrize("activation", ["sigmoid", "hard_sigmoid"])
-@pytest.mark.parametrize("batch", [(), (3,)])
-def test_without_interventions_the_traces_are_bit_identical_to_the_engine_before(activation, batch):
-    rng = np.random.default_rng(13)
-    weights, _, _, _ = tiny(I=5, H=6, L=3, seed=13)
-    x = 2 * rng.normal(size=(20, *batch, 5))
+def wide(batch: tuple[int, ...], seed: int = 13, T: int = 20):
+    """A 3-layer LSTM (I = 5, H = 6) with wide weights, T steps of inputs (T, [B,] 5) and a start."""
+    rng = np.random.default_rng(seed)
+    weights, _, _, _ = tiny(I=5, H=6, L=3, seed=seed)
+    x = 2 * rng.normal(size=(T, *batch, 5))
     h0, c0 = rng.normal(size=(2, 3, *batch, 6))
-    old = engine_before_interventions(weights, x, h0, c0, activation)
+    return weights, x, h0, c0
+
+
+@pytest.mark.parametrize("batch", [(), (3,)])
+def test_without_interventions_the_engine_equals_torch_to_1e_12(batch):
+    weights, x, h0, c0 = wide(batch)
+    model = as_torch(weights, 3, 6, 5)
+    expected = torch_trace(model, torch.from_numpy(x), torch.from_numpy(h0), torch.from_numpy(c0))
     for ivs in (None, (), []):
         kwargs = {} if ivs is None else {"interventions": ivs}
-        traces = forward(weights, x, h0, c0, gate_activation=activation, **kwargs)
-        for tr, before in zip(traces, old, strict=True):
+        traces = forward(weights, x, h0, c0, **kwargs)
+        assert_equals_torch(traces, expected, tol=EXACT)
+        assert all(not tr.shifts and not tr.clamps for tr in traces)
+
+
+@pytest.mark.parametrize("batch", [(), (3,)])
+def test_without_interventions_hard_sigmoid_is_the_keras_formula_to_1e_12(batch):
+    weights, x, h0, c0 = wide(batch)
+    traces = forward(weights, x, h0, c0, gate_activation="hard_sigmoid")
+    for b in np.ndindex(*batch):  # one sequence at a time, as by_hand takes them (b = () unbatched)
+        seq = (slice(None), *b)  # x is (T, [B,] I); h0, c0 (layers, [B,] H); traces (T, [B,] H)
+        expected = by_hand(weights, x[seq], activation="hard_sigmoid", h0=h0[seq], c0=c0[seq])
+        for k, (tr, ref) in enumerate(zip(traces, expected, strict=True)):
             for name in NAMES:
-                assert np.array_equal(getattr(tr, name), before[name]), name
-            assert not tr.shifts and not tr.clamps
+                assert np.max(np.abs(getattr(tr, name)[seq] - ref[name])) <= EXACT, (b, k, name)
+    assert any(np.any(tr.f == 0) | np.any(tr.i == 1) for tr in traces)  # the clip was reached
+
+
+# Clamps to a gate's bound at every step are an LSTM whose bias is infinite on the gate's rows:
+# σ(+∞) = 1 (f ≡ 1, the LSTM of 1997), σ(−∞) = 0, tanh(±∞) = ±1. torch.nn.LSTM runs them as is.
+BOUND_CLAMPS = [
+    {"gate": "f", "value": 1.0},
+    {"gate": "f", "value": 0.0, "unit": 2, "layer": 1},  # the later clamp wins on that cell
+    {"gate": "g", "value": -1.0, "layer": 2},
+    {"gate": "i", "value": 1.0, "unit": 0, "layer": 0},
+    {"gate": "o", "value": 0.0, "unit": 4},
+]
+
+
+def with_infinite_biases(weights: dict[str, np.ndarray], clamps, L: int, H: int) -> dict[str, np.ndarray]:
+    out = {k: v.copy() for k, v in weights.items()}
+    for cl in clamps:
+        row = "ifgo".index(cl["gate"]) * H
+        units = range(H) if cl.get("unit") is None else [cl["unit"]]
+        for k in range(L) if cl.get("layer") is None else [cl["layer"]]:
+            for u in units:  # both biases, so that no +∞ meets a −∞
+                out[f"bias_ih_l{k}"][row + u] = out[f"bias_hh_l{k}"][row + u] = (
+                    np.inf if cl["value"] > 0 else -np.inf
+                )
+    return out
+
+
+@pytest.mark.parametrize("batch", [(), (3,)])
+def test_clamps_at_a_gates_bound_equal_torch_lstm_with_infinite_biases(batch):
+    weights, x, h0, c0 = wide(batch)
+    traces = run(weights, x, BOUND_CLAMPS, h0=h0, c0=c0)
+    model = as_torch(with_infinite_biases(weights, BOUND_CLAMPS, 3, 6), 3, 6, 5)
+    with torch.no_grad():
+        out, (h_n, c_n) = model(torch.from_numpy(x), (torch.from_numpy(h0), torch.from_numpy(c0)))
+    assert np.max(np.abs(traces[-1].h - out.numpy())) <= EXACT
+    assert np.max(np.abs(np.stack([tr.h[-1] for tr in traces]) - h_n.numpy())) <= EXACT
+    assert np.max(np.abs(np.stack([tr.c[-1] for tr in traces]) - c_n.numpy())) <= EXACT
+    assert np.all(traces[1].f[..., 2] == 0.0) and np.all(np.delete(traces[1].f, 2, axis=-1) == 1.0)
+    # ... and every gate of every layer, from torch's cells with the clamps applied by hand
+    x, h0, c0 = (torch.from_numpy(a) for a in (x, h0, c0))
+    assert_equals_torch(traces, torch_trace(as_torch(weights, 3, 6, 5), x, h0, c0, BOUND_CLAMPS), tol=EXACT)
+
+
+@pytest.mark.parametrize("batch", [(), (3,)])
+def test_clamps_at_one_step_equal_torch_cells_clamped_by_hand(batch):
+    weights, x, h0, c0 = wide(batch, seed=15)
+    clamps = [
+        {"gate": "f", "value": 0.2, "t": 5, "unit": 1},
+        {"gate": "g", "value": -0.7, "unit": 0, "layer": 0},
+        {"gate": "g", "value": 0.9, "t": 6},  # wins over the one above at t = 6 in layer 0
+        {"gate": "o", "value": 0.4, "t": 0, "layer": 2},
+        {"gate": "i", "value": 0.6, "t": 19, "unit": 5, "layer": 1},
+    ]
+    traces = run(weights, x, clamps, h0=h0, c0=c0)
+    x, h0, c0 = (torch.from_numpy(a) for a in (x, h0, c0))
+    assert_equals_torch(traces, torch_trace(as_torch(weights, 3, 6, 5), x, h0, c0, clamps), tol=EXACT)
+    assert np.all(traces[0].g[6] == 0.9) and np.all(traces[0].g[7:, ..., 0] == -0.7)
+
+
+@pytest.mark.parametrize("batch", [(), (3,)])
+def test_shifts_at_every_step_equal_torch_with_the_shift_added_to_bias_ih(batch):
+    weights, x, h0, c0 = wide(batch, seed=16)
+    shifts = [
+        {"gate": "g", "bias_add": 0.75},
+        {"gate": "o", "bias_add": -1.5, "unit": 3},
+        {"gate": "i", "bias_add": 2.0, "layer": 1},
+        {"gate": "f", "bias_add": 0.5, "unit": 0, "layer": 2},
+        {"gate": "f", "bias_add": 0.25, "unit": 0, "layer": 2},  # shifts of one cell add up
+    ]
+    traces = run(weights, x, shifts, h0=h0, c0=c0)
+    shifted = {k: v.copy() for k, v in weights.items()}
+    for iv in shifts:
+        row = "ifgo".index(iv["gate"]) * 6
+        units = slice(row, row + 6) if iv.get("unit") is None else row + iv["unit"]
+        for k in range(3) if iv.get("layer") is None else [iv["layer"]]:
+            shifted[f"bias_ih_l{k}"][units] += iv["bias_add"]
+    x, h0, c0 = (torch.from_numpy(a) for a in (x, h0, c0))
+    assert_equals_torch(traces, torch_trace(as_torch(shifted, 3, 6, 5), x, h0, c0), tol=EXACT)
+
+
+def sig(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+# One unit, one input, no bias_hh (it counts as zero); rows in the order i, f, g, o.
+ONE_UNIT = {
+    "weight_ih_l0": np.array([[0.5], [-1.0], [2.0], [0.5]]),
+    "weight_hh_l0": np.array([[-1.0], [2.0], [0.5], [-1.0]]),
+    "bias_ih_l0": np.array([0.5, 2.0, -1.0, 0.0]),
+}
+
+
+def test_two_steps_by_hand_with_a_shift_then_a_clamp():
+    ivs = [{"gate": "g", "bias_add": 2.0, "t": 0}, {"gate": "f", "value": 1.0, "t": 1}]
+    (tr,) = run(ONE_UNIT, np.array([[2.0], [-1.0]]), ivs)  # x_0 = 2, x_1 = -1; h, c start at 0
+    # t = 0: z = W·2 + b, plus 2 on g's pre-activation.
+    i0, f0, g0, o0 = sig(0.5 * 2 + 0.5), sig(-1.0 * 2 + 2.0), math.tanh(2.0 * 2 - 1.0 + 2.0), sig(0.5 * 2)
+    c0 = f0 * 0.0 + i0 * g0  # = σ(1.5)·tanh(5)
+    h0 = o0 * math.tanh(c0)
+    # t = 1: z = W·(-1) + U·h_0 + b, and f replaced by 1: the cell keeps all of c_0.
+    i1 = sig(0.5 * -1 + 0.5 - 1.0 * h0)
+    g1 = math.tanh(2.0 * -1 - 1.0 + 0.5 * h0)
+    o1 = sig(0.5 * -1 - 1.0 * h0)
+    c1 = 1.0 * c0 + i1 * g1
+    h1 = o1 * math.tanh(c1)
+    expected = {"i": [i0, i1], "f": [f0, 1.0], "g": [g0, g1], "o": [o0, o1], "c": [c0, c1], "h": [h0, h1]}
+    for name, values in expected.items():
+        assert getattr(tr, name)[:, 0].tolist() == pytest.approx(values, rel=0, abs=1e-15), name
+    assert f0 == 0.5 and tr.f[1, 0] == 1.0  # z_f = 0 at t = 0; the clamp is exact
+
+
+def test_one_step_of_hard_sigmoid_by_hand_reaches_both_clips_and_takes_a_clamp():
+    (tr,) = run(ONE_UNIT, np.array([[6.0]]), [{"gate": "o", "value": 0.5}], gate_activation="hard_sigmoid")
+    # z = W·6 + b = (3.5, -4, 11, 3): 0.2·z + 0.5 = (1.2, -0.3, ·, 1.1), clipped to (1, 0, ·, 1).
+    i, f, g = 1.0, 0.0, math.tanh(11.0)
+    c = f * 0.0 + i * g
+    h = 0.5 * math.tanh(c)  # o replaced by 0.5 (it would have been 1)
+    got = [getattr(tr, name)[0, 0] for name in NAMES]
+    assert got == pytest.approx([i, f, g, 0.5, c, h], rel=0, abs=1e-15)
 
 
 # --- bad interventions, in the engine ----------------------------------------------------------

@@ -28,24 +28,33 @@ def torch_model(I: int, H: int, L: int, seed: int, bias: bool = True):
     return model, weights
 
 
-def torch_trace(model, x: torch.Tensor, h0=None, c0=None) -> list[dict[str, np.ndarray]]:
-    """Every layer's h_t and c_t from torch, step by step, and the gates recomputed from them.
+def torch_trace(model, x: torch.Tensor, h0=None, c0=None, clamps=()) -> list[dict[str, np.ndarray]]:
+    """Every layer's gates, c_t and h_t from torch, step by step, for x (T, I) or (T, B, I).
 
     torch.nn.LSTM only returns the last layer's per-step output, so each layer runs as an
-    LSTMCell holding that layer's weights; the result is checked against nn.LSTM's own output.
+    LSTMCell holding that layer's weights, and the gates are recomputed from torch's own h_{t-1}.
+    `clamps` are value interventions as dicts ({"gate", "value"}, optional "t", "unit", "layer";
+    later ones win), applied here by hand: at a step where one applies, c_t and h_t follow from
+    the clamped gates by the equations below, which are first checked against the cell's own
+    output at every step. Without clamps, the result is checked against nn.LSTM's own output.
     """
     L, H = model.num_layers, model.hidden_size
     sd = model.state_dict()
-    zeros = torch.zeros(L, H, dtype=torch.float64)
+    zeros = torch.zeros(L, *x.shape[1:-1], H, dtype=torch.float64)
     h0 = zeros if h0 is None else h0
     c0 = zeros if c0 is None else c0
+
+    def cell_update(gate: dict[str, torch.Tensor], c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        c = gate["f"] * c + gate["i"] * gate["g"]
+        return gate["o"] * torch.tanh(c), c
+
     layers = []
     inp = x
     with torch.no_grad():
         for k in range(L):
             W_ih, W_hh = sd[f"weight_ih_l{k}"], sd[f"weight_hh_l{k}"]
             b = sd[f"bias_ih_l{k}"] + sd[f"bias_hh_l{k}"] if model.bias else torch.zeros(4 * H)
-            cell = torch.nn.LSTMCell(inp.shape[1], H, bias=model.bias).double()
+            cell = torch.nn.LSTMCell(inp.shape[-1], H, bias=model.bias).double()
             cell.weight_ih.copy_(W_ih)
             cell.weight_hh.copy_(W_hh)
             if model.bias:
@@ -55,34 +64,45 @@ def torch_trace(model, x: torch.Tensor, h0=None, c0=None) -> list[dict[str, np.n
             rec = {name: [] for name in ("i", "f", "g", "o", "c", "h")}
             for t in range(inp.shape[0]):
                 # The gates from torch's own state h_{t-1}, rows in the order i, f, g, o.
-                z = W_ih @ inp[t] + W_hh @ h + b.double()
-                zi, zf, zg, zo = z.chunk(4)
-                rec["i"].append(torch.sigmoid(zi))
-                rec["f"].append(torch.sigmoid(zf))
-                rec["g"].append(torch.tanh(zg))
-                rec["o"].append(torch.sigmoid(zo))
-                h, c = cell(inp[t], (h, c))
-                rec["h"].append(h)
-                rec["c"].append(c)
+                z = inp[t] @ W_ih.T + h @ W_hh.T + b.double()
+                zi, zf, zg, zo = z.chunk(4, dim=-1)
+                gate = {
+                    "i": torch.sigmoid(zi),
+                    "f": torch.sigmoid(zf),
+                    "g": torch.tanh(zg),
+                    "o": torch.sigmoid(zo),
+                }
+                h_cell, c_cell = cell(inp[t], (h, c))
+                h_eq, c_eq = cell_update(
+                    gate, c
+                )  # the equations are torch's, or clamping them proves nothing
+                assert torch.max(torch.abs(c_eq - c_cell)) <= 1e-12 * (1 + torch.max(torch.abs(c_cell)))
+                assert torch.max(torch.abs(h_eq - h_cell)) <= 1e-12
+                here = [cl for cl in clamps if cl.get("layer") in (None, k) and cl.get("t") in (None, t)]
+                for cl in here:
+                    gate[cl["gate"]][..., slice(None) if cl.get("unit") is None else cl["unit"]] = cl["value"]
+                h, c = cell_update(gate, c) if here else (h_cell, c_cell)
+                for name, v in (*gate.items(), ("c", c), ("h", h)):
+                    rec[name].append(v)
             layer = {name: torch.stack(v).numpy() for name, v in rec.items()}
             layers.append(layer)
             inp = torch.stack(rec["h"])
-        out, (hn, cn) = model(x) if h0 is zeros else model(x, (h0, c0))
-    # The step-by-step cells must be torch.nn.LSTM itself, or the comparison proves nothing.
-    assert np.max(np.abs(out.numpy() - layers[-1]["h"])) <= 1e-12
-    assert np.max(np.abs(hn.numpy() - np.stack([la["h"][-1] for la in layers]))) <= 1e-12
-    assert np.max(np.abs(cn.numpy() - np.stack([la["c"][-1] for la in layers]))) <= 1e-12
+        out, (hn, cn) = model(x, (h0, c0))
+    if not clamps:  # the step-by-step cells must be torch.nn.LSTM itself, or the comparison proves nothing
+        assert np.max(np.abs(out.numpy() - layers[-1]["h"])) <= 1e-12
+        assert np.max(np.abs(hn.numpy() - np.stack([la["h"][-1] for la in layers]))) <= 1e-12
+        assert np.max(np.abs(cn.numpy() - np.stack([la["c"][-1] for la in layers]))) <= 1e-12
     return layers
 
 
-def assert_equals_torch(traces, expected: list[dict[str, np.ndarray]]) -> None:
+def assert_equals_torch(traces, expected: list[dict[str, np.ndarray]], tol: float = TOL) -> None:
     assert len(traces) == len(expected)
     for k, (tr, ref) in enumerate(zip(traces, expected, strict=True)):
         for name in ("i", "f", "g", "o", "c", "h"):
             got = getattr(tr, name)
             assert got.shape == ref[name].shape, (k, name)
             diff = np.max(np.abs(got - ref[name]))
-            assert diff <= TOL, f"layer {k} {name}: max |engine - torch| = {diff:.3g}"
+            assert diff <= tol, f"layer {k} {name}: max |engine - torch| = {diff:.3g}"
 
 
 SHAPES = [  # (T, I, H, layers)
