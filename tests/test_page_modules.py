@@ -8,7 +8,9 @@ import re
 from pathlib import Path
 
 STATIC = Path(__file__).resolve().parents[1] / "app" / "static"
-MODULES = {p.relative_to(STATIC).as_posix(): p.read_text() for p in STATIC.rglob("*.js") if "vendor" not in p.parts}
+MODULES = {
+    p.relative_to(STATIC).as_posix(): p.read_text() for p in STATIC.rglob("*.js") if "vendor" not in p.parts
+}
 
 
 def using(pattern: str) -> set[str]:
