@@ -73,7 +73,9 @@ def api_run(page: Page, body: dict) -> dict:
 
 
 def query_of(page: Page) -> dict[str, list[str]]:
-    return parse_qs(urlparse(page.url).query)
+    """The address bar's query as the page has it now: page.url follows history.replaceState only
+    once the browser has reported it, which a loaded machine delays past the next line."""
+    return parse_qs(urlparse(page.evaluate("location.href")).query)
 
 
 def shoot(page: Page, name: str) -> Path:
