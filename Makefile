@@ -39,10 +39,16 @@ postgres:
 test: install-test chromium postgres
 	$(BIN)/pytest
 
-lint: install-test
+# Biome lints the page's JavaScript (biome.json): the exact version package-lock.json pins.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+lint: install-test node_modules/.installed
 	$(BIN)/ruff format --check app tests benchmarks
 	$(BIN)/ruff check app tests benchmarks
 	$(BIN)/mypy app
+	node_modules/.bin/biome lint
 
 bench: install-test chromium
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk; }
@@ -51,4 +57,4 @@ bench: install-test chromium
 	$(BIN)/python -m benchmarks.redraw
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache node_modules

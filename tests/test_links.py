@@ -278,18 +278,6 @@ def test_malformed_what_ifs_are_refused_naming_the_key(links_client, x, words):
         assert db.execute("SELECT count(*) FROM links").fetchone()[0] == 0
 
 
-def test_a_link_keeps_every_key_the_page_writes_to_its_url():
-    """static/state.js's PROPS are the page's URL keys: a share link must take each of them."""
-    from pathlib import Path
-
-    from app.service.links import LinkState
-
-    js = (Path(__file__).resolve().parents[1] / "app" / "static" / "state.js").read_text()
-    page_keys = set(re.findall(r'\{ key: "(\w+)"', js))
-    link_keys = {f.alias or name for name, f in LinkState.model_fields.items()}
-    assert page_keys == link_keys
-
-
 def test_the_views_keys_travel_in_a_link(links_client):
     state = {
         "model": "counter",

@@ -1,6 +1,6 @@
 """Share links: a page's view state, checked, its model pinned, stored under an id derived from it.
 
-The state has the keys of the page's query string (see static/state.js). The id is the first 60
+The state has the keys of the page's query string (static/spec.json's state keys). The id is the first 60
 bits of SHA-256 over the state as canonical JSON, in base 32: the same state gives the same id,
 so creating a link twice stores nothing new.
 """
@@ -10,14 +10,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import keyword
+import math
 import re
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, create_model, field_validator
 
 from app.models import zoo
 from app.refusal import Conflict, Invalid, NotFound, Refusal, TooLarge
-from app.service import limits, pins, preview, resolve, run
+from app.service import limits, pins, preview, resolve, run, spec
 from app.service.limits import Limits
 from app.service.requests import RunRequest, validated
 from app.service.resolve import Resolved
@@ -26,75 +28,67 @@ from app.service.whatifs import parse_interventions
 
 LINK_ID = re.compile(r"[a-z2-7]{12}")
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-Index = Field(None, ge=0, le=1_000_000)
 
 
-class LinkState(BaseModel):
+def _field_name(key: str) -> str:
+    return key + "_" if keyword.iskeyword(key) else key  # "from"
+
+
+def _link_fields() -> dict[str, Any]:
+    """LinkState's fields from static/spec.json's state keys, in the page's order: each key's type,
+    its allowed values (a Literal), pattern, length or range, and its words for the API's schema."""
+    fields: dict[str, Any] = {}
+    for k in spec.STATE_KEYS:
+        kind: Any = Literal[tuple(k["enum"])] if "enum" in k else {"string": str, "integer": int}[k["type"]]
+        name = _field_name(k["key"])
+        given = {
+            "alias": k["key"] if name != k["key"] else None,
+            "max_length": k.get("maxLength"),
+            "pattern": k.get("pattern"),
+            "ge": k.get("minimum"),
+            "le": k.get("maximum"),
+            "description": k.get("description"),
+            "examples": k.get("examples"),
+        }
+        field = Field(... if k.get("required") else None, **{a: v for a, v in given.items() if v is not None})
+        fields[name] = (kind if k.get("required") else kind | None, field)
+    return fields
+
+
+_LinkFields: Any = create_model(  # Any: mypy cannot see fields made at run time
+    "LinkState",
+    __config__=ConfigDict(extra="forbid", strict=True, populate_by_name=True),
+    **_link_fields(),
+)
+
+
+class LinkState(_LinkFields):
     """A view: the page URL's query keys. Absent keys are the page's defaults."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=True)
+    if TYPE_CHECKING:  # the fields are the spec's, made at run time: mypy takes them as Any
 
-    model: str = Field(max_length=200, examples=["counter"])
-    pin: str | None = Field(
-        None,
-        pattern=r"^[0-9a-f]{32}$",
-        description="the model's version; absent: the current one, which the link then pins",
-    )
-    text: str | None = Field(None, description="a text model's sequence, as typed")
-    inputs: str | None = Field(None, description="a vector model's numbers, as typed in the page")
-    layer: int | None = Index
-    t: int | None = Index
-    unit: int | None = Index
-    x: str | None = Field(
-        None,
-        description="what-ifs applied to the run, as the page writes them: f1 (f ≡ 1), fb1 (f's "
-        "bias + 1), f0.2t5u3l0 (f = 0.2 at step 5, unit 3, layer 0), several joined by '_'",
-        examples=["f1", "fb1_f0.2t5u3l0"],
-    )
-    # How the page shows the run (static/state.js): kept as given, read by the page alone.
-    view: str | None = Field(None, pattern=r"^[a-z]{1,20}$", description="the explanation view shown")
-    gate: Literal["i", "f", "g", "o"] | None = Field(None, description="step view: the gate charted")
-    from_: int | None = Field(
-        None,
-        alias="from",
-        ge=0,
-        le=1_000_000,
-        description="memory view: the step whose cell state is followed",
-    )
-    spans: str | None = Field(None, pattern=r"^[a-z]{1,20}$", description="memory view: the spans' order")
-    span: str | None = Field(
-        None, pattern=r"^[0-9]{1,7}-[0-9]{1,7}$", description="find view: the steps selected, a-b inclusive"
-    )
-    by: Literal["i", "f", "g", "o", "c", "h"] | None = Field(None, description="find view: the array ranked")
-    sort: str | None = Field(None, pattern=r"^[a-z]{1,20}$", description="find view: the rows' order")
-    top: int | None = Field(None, ge=1, le=1_000_000, description="find view: rows shown")
-    model2: str | None = Field(None, max_length=200, description="compare view: B's model (absent: A's)")
-    text2: str | None = Field(None, description="compare view: B's sequence, as typed (absent: A's)")
-    x2: str | None = Field(None, description="compare view: B's what-ifs, in the encoding of x")
-    gate2: Literal["i", "f", "g", "o", "c", "h"] | None = Field(
-        None, description="compare view: the array drawn for A and B"
-    )
+        def __getattr__(self, name: str) -> Any: ...
 
-    @field_validator("layer", "t", "unit", "from_", "top", mode="before")
+    @field_validator(
+        *(_field_name(k["key"]) for k in spec.STATE_KEYS if k["type"] == "integer"), mode="before"
+    )
     @classmethod
     def _whole(cls, v: Any) -> Any:
         # JSON's 5.0 is the integer 5, as JSON Schema's "integer" says; strict mode alone refuses it.
         return int(v) if isinstance(v, float) and v.is_integer() else v
 
 
-DECIMAL = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?", re.I)  # no hex, no "Infinity"
-
-
 def parse_inputs(typed: str, size: int) -> list[list[float]]:
-    """A vector model's numbers as the page reads them (static/inputs.js): steps separated by ';'
-    or new lines, numbers by commas or spaces; one line of a one-number model is one step each."""
-    lines = [line.strip() for line in re.split(r"[;\n]", typed) if line.strip()]
-    steps = [[w for w in re.split(r"[\s,]+", line) if w] for line in lines]
+    """A vector model's numbers as the page reads them (static/inputs.js, with static/spec.json's
+    grammar): steps separated by ';' or new lines, numbers by commas or spaces; one line of a
+    one-number model is one step each; a number is a finite decimal."""
+    lines = [line for line in (spec.TRIM.sub("", s) for s in spec.STEPS.split(typed)) if line]
+    steps = [[w for w in spec.NUMBERS.split(line) if w] for line in lines]
     if size == 1 and len(steps) == 1:
         steps = [[w] for w in steps[0]]
     for t, step in enumerate(steps):
         for word in step:
-            if not DECIMAL.fullmatch(word):
+            if not spec.NUMBER.fullmatch(word) or not math.isfinite(float(word)):
                 raise Invalid(f'step {t}: "{word}" is not a number', ["inputs"])
     return [[float(w) for w in step] for step in steps]
 

@@ -1,4 +1,4 @@
-"""The page's colour rules, in Python: the stops of static/config.js, interpolated into 256-entry
+"""The page's colour rules, in Python: the stops of static/spec.json, interpolated into 256-entry
 tables and indexed as static/heatmap.js does (same operations, same rounding, same ranges), so an
 image drawn on the server has the page's colours exactly."""
 
@@ -6,37 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-# The page's colour stops (static/config.js VIRIDIS and BLUE_RED); tests/test_preview.py checks
-# that they stay equal.
-VIRIDIS = (
-    "#440154",
-    "#482475",
-    "#414487",
-    "#355f8d",
-    "#2a788e",
-    "#21918c",
-    "#22a884",
-    "#44bf70",
-    "#7ad151",
-    "#bddf26",
-    "#fde725",
-)
-BLUE_RED = (
-    "#053061",
-    "#2166ac",
-    "#4393c3",
-    "#92c5de",
-    "#d1e5f0",
-    "#f7f7f7",
-    "#fddbc7",
-    "#f4a582",
-    "#d6604d",
-    "#b2182b",
-    "#67001f",
-)
+from app.service.spec import COLOURS
+from app.service.spec import PANELS as SPEC_PANELS
+
+VIRIDIS = COLOURS["sequential"]  # static/spec.json's colour stops, which the page reads too
+BLUE_RED = COLOURS["diverging"]
 
 
 @dataclass(frozen=True)
@@ -48,15 +26,14 @@ class PanelSpec:
     legend: tuple[str, ...] | None  # None: the range's numbers
 
 
-# static/config.js PANELS, in the page's order (with ASCII '-' for '−', which the font lacks).
-PANELS = (
-    PanelSpec("f", "forget gate", "sequential", (0.0, 1.0), ("0: forget", "1: keep")),
-    PanelSpec("i", "input gate", "sequential", (0.0, 1.0), ("0: write nothing", "1: write g")),
-    PanelSpec("g", "candidate", "diverging", (-1.0, 1.0), ("-1", "0", "+1")),
-    PanelSpec("o", "output gate", "sequential", (0.0, 1.0), ("0: hide", "1: show")),
-    PanelSpec("c", "cell state", "diverging", None, None),
-    PanelSpec("h", "hidden state", "diverging", (-1.0, 1.0), ("-1", "0", "+1")),
-)
+def _panel(p: dict[str, Any]) -> PanelSpec:
+    """A panel of static/spec.json, with ASCII '-' for '−' (the preview's font lacks it)."""
+    rng = None if p["range"] == "symmetric" else (float(p["range"][0]), float(p["range"][1]))
+    legend = None if p["legend"] is None else tuple(w.replace("−", "-") for w in p["legend"])
+    return PanelSpec(p["key"], p["name"], p["scale"], rng, legend)
+
+
+PANELS = tuple(_panel(p) for p in SPEC_PANELS)  # in the page's order
 
 NAN = (0, 0, 0)  # the page paints a non-finite value black (its colour lookup gives 0)
 

@@ -1,23 +1,21 @@
 """The page's encoding of what-ifs in its URL (the keys x and x2, written by
 static/interventions.js): "f1" (f ≡ 1), "f0", "fb1" (f's bias + 1), "f0.2t5u3l0" (f = 0.2 at step
 5, unit 3, layer 0), several joined by "_"; read here into the interventions POST /api/run takes,
-refused with the same words as the page refuses them."""
+refused with the same words as the page refuses them. The grammar, the gates' ranges and the
+bounds are static/spec.json's "whatifs", which the page reads too."""
 
 from __future__ import annotations
 
-import re
-
 from app.refusal import Invalid
-from app.service.requests import GATE_NAMES, GATE_RANGES, MAX_BIAS_ADD, MAX_INTERVENTIONS, InterventionIn
-
-WHAT_IF = re.compile(
-    r"([ifgo])(b?)(-?(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)(?:e-?[0-9]+)?)"
-    r"(?:t([0-9]{1,6}))?(?:u([0-9]{1,6}))?(?:l([0-9]{1,6}))?"
-)
-GRAMMAR = (
-    'write a gate (i, f, g or o), then a value it is set to (f1: f ≡ 1) or "b" and a shift of its '
-    "pre-activation (fb1: f's bias + 1), then optionally t<step>, u<unit>, l<layer> (f0.2t5u3l0); "
-    'join several with "_"'
+from app.service.requests import InterventionIn
+from app.service.spec import (
+    GATE_NAMES,
+    GATE_RANGES,
+    MAX_BIAS_ADD,
+    WHAT_IF,
+    WHAT_IF_GRAMMAR,
+    WHAT_IF_JOIN,
+    WHAT_IF_MAX,
 )
 
 
@@ -26,14 +24,14 @@ def parse_interventions(text: str | None) -> list[InterventionIn]:
     would refuse, with a 422 that names the key x."""
     if not text:
         return []
-    items = text.split("_")
-    if len(items) > MAX_INTERVENTIONS:
-        raise Invalid(f"x: {len(items)} what-ifs; at most {MAX_INTERVENTIONS}", ["x"])
+    items = text.split(WHAT_IF_JOIN)
+    if len(items) > WHAT_IF_MAX:
+        raise Invalid(f"x: {len(items)} what-ifs; at most {WHAT_IF_MAX}", ["x"])
     out = []
     for n, item in enumerate(items):
         m = WHAT_IF.fullmatch(item)
         if m is None:
-            raise Invalid(f'x: what-if {n + 1}, "{item}", cannot be read: {GRAMMAR}', ["x"])
+            raise Invalid(f'x: what-if {n + 1}, "{item}", cannot be read: {WHAT_IF_GRAMMAR}', ["x"])
         gate, bias, number, t, unit, layer = m.groups()
         v = float(number)
         if bias:

@@ -7,24 +7,22 @@
 //   f0.2t5u3l0  f = 0.2 at step 5, unit 3, layer 0 only; t, u and l are each optional, in that order
 //   f1_ib-1     several, applied in order, joined by "_"
 //
-// app/links.py reads the same encoding (parse_interventions), with the same messages.
+// static/spec.json holds the grammar, the gates' ranges and the bounds; the server reads the same
+// file (app/service/whatifs.py) and refuses with the same words.
 
-const GATES = { i: "input gate i", f: "forget gate f", g: "candidate g", o: "output gate o" };
-const RANGES = { i: [0, 1], f: [0, 1], g: [-1, 1], o: [0, 1] };
-const MAX_BIAS_ADD = 100; // as app/schemas.py
-const MAX_ITEMS = 64;
-const ITEM = /^([ifgo])(b?)(-?(?:\d+(?:\.\d+)?|\.\d+)(?:e-?\d+)?)(?:t(\d{1,6}))?(?:u(\d{1,6}))?(?:l(\d{1,6}))?$/;
+import SPEC from "./spec.json" with { type: "json" };
 
-export const GRAMMAR =
-  'write a gate (i, f, g or o), then a value it is set to (f1: f ≡ 1) or "b" and a shift of its ' +
-  "pre-activation (fb1: f's bias + 1), then optionally t<step>, u<unit>, l<layer> (f0.2t5u3l0); " +
-  'join several with "_"';
+const { gates, maxBiasAdd: MAX_BIAS_ADD, max: MAX_ITEMS, join: JOIN } = SPEC.whatifs;
+export const GATE_NAMES = Object.fromEntries(Object.entries(gates).map(([g, v]) => [g, v.name]));
+export const GATE_RANGES = Object.fromEntries(Object.entries(gates).map(([g, v]) => [g, v.range]));
+const ITEM = new RegExp(SPEC.whatifs.item);
+export const GRAMMAR = SPEC.whatifs.grammar;
 
 // "f1_fb1" -> [{gate: "f", value: 1}, {gate: "f", bias_add: 1}]; "" -> []. Throws an Error that
 // names the key and the item at fault.
 export function parseInterventions(text) {
   if (text === null || text === undefined || text === "") return [];
-  const items = text.split("_");
+  const items = text.split(JOIN);
   if (items.length > MAX_ITEMS) throw new Error(`x: ${items.length} what-ifs; at most ${MAX_ITEMS}`);
   return items.map((item, n) => {
     const m = ITEM.exec(item);
@@ -38,9 +36,9 @@ export function parseInterventions(text) {
       }
       iv.bias_add = v;
     } else {
-      const [lo, hi] = RANGES[gate];
+      const [lo, hi] = GATE_RANGES[gate];
       if (!(v >= lo && v <= hi)) {
-        throw new Error(`x: "${item}": the ${GATES[gate]} takes values in [${lo}, ${hi}]; ${number} is outside it`);
+        throw new Error(`x: "${item}": the ${GATE_NAMES[gate]} takes values in [${lo}, ${hi}]; ${number} is outside it`);
       }
       iv.value = v;
     }
@@ -63,7 +61,7 @@ export function formatInterventions(list) {
         .join("");
       return `${iv.gate}${number}${at}`;
     })
-    .join("_");
+    .join(JOIN);
 }
 
 export const everywhere = (iv) => [iv.t, iv.unit, iv.layer].every((v) => v === undefined || v === null);

@@ -1,34 +1,26 @@
-// The page's state and the URL: one table drives both reading and writing the query string.
+// The page's state and the URL: static/spec.json's state keys drive both reading and writing the
+// query string (the server's share links take the same keys, app/service/links.py).
 
-const int = {
-  read: (s) => (/^\d{1,6}$/.test(s) ? Number(s) : null),
-  write: (v) => String(v),
+import SPEC from "./spec.json" with { type: "json" };
+
+// How a key's value is read from the query and written back; a value that cannot be read is absent.
+const TYPES = {
+  integer: { read: (s) => (/^[0-9]{1,6}$/.test(s) ? Number(s) : null), write: (v) => String(v) },
+  string: { read: (s) => s, write: (v) => v },
 };
-const str = { read: (s) => s, write: (v) => v };
 
 // key: the query parameter; the state property has the same name. Absent means null.
-export const PROPS = [
-  { key: "model", type: str },
-  { key: "pin", type: str }, // the model's version, as a share link pinned it
-  { key: "text", type: str }, // the sequence of a text model, as typed
-  { key: "inputs", type: str }, // the numbers of a vector model, as typed
-  { key: "layer", type: int }, // the pinned cell: layer, time step, unit
-  { key: "t", type: int },
-  { key: "unit", type: int },
-  { key: "view", type: str }, // the explanation view shown under the heatmaps (static/views)
-  { key: "gate", type: str }, // step view: the gate its bars and curve show (f, i, g, o; absent: f)
-  { key: "from", type: int }, // memory view: the step s whose cell state is followed
-  { key: "spans", type: str }, // memory view: the span list's order ("short", "long"; absent: by unit)
-  { key: "x", type: str }, // what-ifs applied to the run, as static/interventions.js writes them
-  { key: "span", type: str }, // find view: the steps selected, "a-b" inclusive
-  { key: "by", type: str }, // find view: the array ranked (f, i, g, o, c, h; absent: h)
-  { key: "sort", type: str }, // find view: the heatmaps' row order ("rank", "forget", "variance"; absent: by unit)
-  { key: "top", type: int }, // find view: the heatmaps show only the first k rows of that order
-  { key: "model2", type: str }, // compare view: B's model (absent: A's)
-  { key: "text2", type: str }, // compare view: B's sequence, as typed (absent: A's)
-  { key: "x2", type: str }, // compare view: B's what-ifs, in the encoding of x
-  { key: "gate2", type: str }, // compare view: the array drawn for A and B (f, i, g, o, c, h; absent: f)
-];
+export const PROPS = SPEC.state.keys.map((k) => ({ key: k.key, type: TYPES[k.type] }));
+
+// What the page shows for a key that is absent, where the spec names one (model, gate, by, gate2).
+export const DEFAULTS = Object.fromEntries(
+  SPEC.state.keys.filter((k) => k.default !== undefined).map((k) => [k.key, k.default]),
+);
+
+// Every key of the state, null where `partial` has none: a whole state, to replace another.
+export function whole(partial = {}) {
+  return Object.fromEntries(PROPS.map(({ key }) => [key, partial[key] ?? null]));
+}
 
 export function readUrl(search = window.location.search) {
   const params = new URLSearchParams(search);
@@ -55,13 +47,4 @@ export const LINK = linked ? { id: linked.dataset.id, state: JSON.parse(linked.t
 export function currentState() {
   if (LINK && window.location.pathname === `/l/${LINK.id}`) return readUrl(`?${toQuery(LINK.state)}`);
   return readUrl();
-}
-
-// Write the state to the address bar: push a history entry, or replace the current one. Any
-// change made on a share link's page leads to the plain page, which the query describes.
-export function writeUrl(state, { push = true } = {}) {
-  const url = `/?${toQuery(state)}`;
-  if (url === `${window.location.pathname}${window.location.search}`) return;
-  if (push) window.history.pushState(null, "", url);
-  else window.history.replaceState(null, "", url);
 }

@@ -2,7 +2,8 @@
 // (extra URL state), what it points at, and its words, quoting the page's readout or the API's
 // answer for the same view. static/tour.js drives the page and places the popover.
 
-import { run } from "./api.js";
+import { parseInterventions } from "./interventions.js";
+import { cachedRun, runBody } from "./runs.js";
 
 export const MODEL = "counter";
 export const TEXT = "a banana. an apple.";
@@ -40,15 +41,14 @@ function readout(gate) {
   return node;
 }
 
-// The API's answer for a step's view, with the pre-activation parts (one request per view).
-const answers = new Map();
+// The API's answer for a step's view, with the pre-activation parts (from the page's cache of
+// runs: one request per view), or null when it cannot be had.
 export function answer(state) {
-  const body = { model: MODEL, text: TEXT, include: ["parts"] };
-  if (state.x === "fb-10") body.interventions = [{ gate: "f", bias_add: -10 }];
-  if (state.x === "f1") body.interventions = [{ gate: "f", value: 1 }];
-  const key = JSON.stringify(body);
-  if (!answers.has(key)) answers.set(key, run(body).catch(() => null));
-  return answers.get(key);
+  const body = runBody(
+    { id: MODEL, kind: "text" },
+    { typed: TEXT, whatIfs: state.x ? parseInterventions(state.x) : [], extra: { include: ["parts"] } },
+  );
+  return cachedRun(body).catch(() => null);
 }
 
 const heading = (d) => `after “${TEXT.slice(0, d.t + 1)}”`;

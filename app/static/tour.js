@@ -1,19 +1,18 @@
 // The guided tour: six short steps over the hand-built counter that answer "why does
 // σ(W·[h(t−1), x(t)] + b) decide what the cell state forgets?". Each step is a real view: the tour
-// writes its state to the address bar and lets main.js's popstate handling draw it, then points at
+// puts its state into the page's store (static/store.js), which main.js draws, then points at
 // one element with an outlined box and a popover. The numbers it quotes are read from the page's
 // pinned readout, or from the API's answer for the same view; nothing here computes LSTM math.
 
 import { getModel } from "./api.js";
-import { LINK, readUrl, toQuery } from "./state.js";
-import { $, MODEL, STEPS, TEXT, answer, el, panel, plain, stateOf } from "./tour-steps.js";
+import { LINK, toQuery, whole } from "./state.js";
+import { get, subscribe, update } from "./store.js";
+import { $, MODEL, STEPS, TEXT, answer, el, stateOf } from "./tour-steps.js";
 
 const SEEN = "gatescope.tour"; // localStorage: "seen" once the tour was started or declined
 const PHONE = window.matchMedia("(max-width: 699px)");
 
-// --- Driving the page through its URL ---------------------------------------------------------
-
-let navigating = false; // true while the tour's own popstate is dispatched
+// --- Driving the page through its store ------------------------------------------------------
 
 // Resolves when the page has finished a run it started after `before` (data-settled counts them).
 function drawn(before) {
@@ -33,19 +32,11 @@ function drawn(before) {
   });
 }
 
-// Show `state` as main.js would after Back or Forward: write the URL, then replay a popstate.
+// Show `state` (the whole state: absent keys are cleared) through the page's store, and wait
+// until the page has drawn it.
 async function go(state, { push = true } = {}) {
-  const url = `/?${toQuery(state)}`;
   const before = Number(document.body.dataset.settled ?? 0);
-  if (url !== `${window.location.pathname}${window.location.search}`) {
-    window.history[push ? "pushState" : "replaceState"](null, "", url);
-  }
-  navigating = true;
-  try {
-    window.dispatchEvent(new PopStateEvent("popstate"));
-  } finally {
-    navigating = false;
-  }
+  update(whole(state), { history: push ? "push" : "replace", redraw: "run" });
   await drawn(before);
 }
 
@@ -116,7 +107,7 @@ async function show(k, { after = null } = {}) {
   const step = STEPS[k];
   const state = stateOf(step);
   const [, result, plainRun] = await Promise.all([
-    after !== null ? drawn(after) : readUrlIs(state) ? Promise.resolve() : go(state),
+    after !== null ? drawn(after) : shows(state) ? Promise.resolve() : go(state),
     answer(state),
     answer({}),
   ]);
@@ -149,7 +140,7 @@ function fill() {
   pop.removeAttribute("aria-busy");
 }
 
-const readUrlIs = (state) => toQuery(readUrl()) === toQuery(state);
+const shows = (state) => toQuery(get()) === toQuery(state);
 
 // Put the popover beside the target on a wide screen, where it hides neither the target nor the
 // second outlined element, or docked at the bottom on a phone; scroll the target into sight
@@ -230,7 +221,7 @@ function end({ undo = true } = {}) {
   pop?.remove();
   pop = null;
   delete document.body.dataset.tourStep;
-  const now = readUrl();
+  const now = get();
   const added = stateOf(step).x;
   if (undo && added && now.x === added) go({ ...now, x: null }, { push: false });
   if (focused) document.getElementById("tour-start")?.focus({ preventScroll: true }); // never from a typist
@@ -309,9 +300,9 @@ function wire() {
     true,
   );
   // Back and Forward during the tour: follow to the step whose view the address shows, or end.
-  window.addEventListener("popstate", () => {
-    if (navigating || current < 0) return;
-    const k = STEPS.findIndex((step) => readUrlIs(stateOf(step)));
+  subscribe((_state, { source }) => {
+    if (source !== "popstate" || current < 0) return;
+    const k = STEPS.findIndex((step) => shows(stateOf(step)));
     if (k >= 0) show(k, { after: Number(document.body.dataset.settled ?? 0) });
     else end();
   });
@@ -321,7 +312,7 @@ function wire() {
   // learner's own ends the tour: its words would no longer describe the page.
   new MutationObserver(() => {
     if (current < 0) return;
-    const now = readUrl();
+    const now = get();
     if (now.model !== MODEL || now.text !== TEXT) end({ undo: false });
     else place(mark());
   }).observe(document.body, {
@@ -343,7 +334,7 @@ function wire() {
 }
 
 async function boot() {
-  const initial = readUrl(); // before main.js writes the defaults into the address bar
+  const initial = get(); // before main.js fills in the defaults
   wire();
   if (seen() || !(await plainVisit(initial))) return;
   await drawn(0);

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from tests.servers import start_uvicorn, stop
 
-ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -23,7 +21,6 @@ CHROMIUM_FLAGS = [
     "--disable-quic",
     "--disable-dev-shm-usage",
 ]
-SCREENSHOTS = ROOT / "tests" / "screenshots"
 
 
 @pytest.fixture(scope="session")
@@ -62,11 +59,3 @@ def page(browser: Browser, live_server: str) -> Iterator[Page]:
     pg.base = live_server  # type: ignore[attr-defined]
     yield pg
     context.close()
-
-
-def shoot(page: Page, name: str) -> Path:
-    """Save a full-page screenshot under tests/screenshots/ for a person to look at."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path

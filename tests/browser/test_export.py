@@ -14,8 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, Route
 
-from tests.browser.conftest import SCREENSHOTS, shoot
-from tests.browser.test_page import canvas, open_page, runs, wait_next_run
+from tests.browser.helpers import SCREENSHOTS, canvas, open_page, runs, shoot, wait_next_run
 
 pytestmark = pytest.mark.browser
 

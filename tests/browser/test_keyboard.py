@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Page
 
-from tests.browser.test_page import open_page, query_of
+from tests.browser.helpers import open_page, query_of
 
 
 def pinned(page: Page) -> tuple[str | None, str | None]:

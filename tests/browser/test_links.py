@@ -9,8 +9,7 @@ from urllib.parse import quote
 import httpx
 from playwright.sync_api import Browser, Page
 
-from tests.browser.conftest import shoot
-from tests.browser.test_page import all_pixels, open_page, query_of, runs, wait_next_run
+from tests.browser.helpers import all_pixels, open_page, query_of, runs, shoot, wait_first_run, wait_next_run
 
 
 def share(page: Page) -> str:
@@ -38,7 +37,7 @@ def test_share_copies_a_short_link_that_shows_the_same_view_elsewhere(
 
         fresh = other.new_page()
         fresh.goto(link)
-        fresh.wait_for_function("Number(document.body.dataset.settled ?? 0) >= 1")
+        wait_first_run(fresh)
         assert fresh.url == link  # the short address stays until the view changes
         assert fresh.input_value("#sequence") == "ab.aab"
         assert all_pixels(fresh) == all_pixels(pg)
@@ -65,7 +64,7 @@ def test_a_hostile_sequence_in_a_link_is_shown_as_text_and_never_run(page: Page,
     hostile = '"><img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
     answer = httpx.post(f"{live_server}/api/links", json={"model": "random-h8-l1-s0", "text": hostile}).json()
     page.goto(f"{live_server}{answer['url']}")
-    page.wait_for_function("Number(document.body.dataset.settled ?? 0) >= 1")
+    wait_first_run(page)
     assert page.input_value("#sequence") == hostile
     assert page.evaluate("window.pwned === undefined")
     assert hostile in page.get_attribute('meta[property="og:description"]', "content")
@@ -78,7 +77,7 @@ def test_an_unknown_link_gets_a_page_that_leads_home(page: Page, live_server: st
     assert response is not None and response.status == 404
     assert "This link leads nowhere" in page.locator("h2").inner_text()
     page.click("text=Open Gatescope")
-    page.wait_for_function("Number(document.body.dataset.settled ?? 0) >= 1")
+    wait_first_run(page)
     assert page.input_value("#model") == "counter"
     shoot(page, "missing-link")
 
@@ -89,6 +88,6 @@ def test_a_view_and_its_what_ifs_are_shared_too(page: Page, live_server: str) ->
     state = httpx.get(f"{live_server}/api/links/{link.rsplit('/', 1)[1]}").json()["state"]
     assert (state["view"], state["from"], state["x"]) == ("memory", 2, "f1")
     page.goto(link)
-    page.wait_for_function("Number(document.body.dataset.settled ?? 0) >= 1")
+    wait_first_run(page)
     assert page.get_attribute("#tab-memory", "aria-selected") == "true"
     assert page.locator("#what-if-banner").is_visible()

@@ -2,69 +2,31 @@
 
 from __future__ import annotations
 
-import json
-from urllib.parse import parse_qs, quote, urlparse
+from urllib.parse import quote, urlparse
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser.conftest import shoot
+from tests.browser.helpers import (
+    RDBU_WHITE,
+    VIRIDIS_0,
+    VIRIDIS_1,
+    all_pixels,
+    api_run,
+    assert_no_sideways_scroll,
+    canvas,
+    near,
+    open_page,
+    phone,
+    pixel,
+    query_of,
+    runs,
+    shoot,
+    wait_next_run,
+)
 
 pytestmark = pytest.mark.browser
-
-# Ends of the colour scales as published (matplotlib's viridis, ColorBrewer's RdBu).
-VIRIDIS_0 = (0x44, 0x01, 0x54)
-VIRIDIS_1 = (0xFD, 0xE7, 0x25)
-RDBU_WHITE = (0xF7, 0xF7, 0xF7)
-
-
-def runs(page: Page) -> int:
-    return int(page.evaluate("Number(document.body.dataset.settled ?? 0)"))
-
-
-def open_page(page: Page, query: str) -> None:
-    page.goto(f"{page.base}/?{query}")  # type: ignore[attr-defined]
-    page.wait_for_function("Number(document.body.dataset.settled ?? 0) >= 1")
-
-
-def wait_next_run(page: Page, before: int) -> None:
-    page.wait_for_function(f"Number(document.body.dataset.settled ?? 0) > {before}")
-
-
-def canvas(gate: str, layer: int = 0) -> str:
-    return f'.panel[data-layer="{layer}"][data-gate="{gate}"] canvas.heat'
-
-
-def pixel(page: Page, gate: str, t: int, unit: int, layer: int = 0) -> tuple[int, int, int]:
-    rgba = page.evaluate(
-        "([sel, t, u]) => Array.from(document.querySelector(sel).getContext('2d')"
-        ".getImageData(t, u, 1, 1).data)",
-        [canvas(gate, layer), t, unit],
-    )
-    return tuple(rgba[:3])
-
-
-def near(a: tuple[int, ...], b: tuple[int, ...], tol: int = 3) -> bool:
-    return all(abs(x - y) <= tol for x, y in zip(a, b, strict=True))
-
-
-def all_pixels(page: Page) -> list[str]:
-    return page.evaluate("Array.from(document.querySelectorAll('canvas.heat')).map(c => c.toDataURL())")
-
-
-def api_run(page: Page, body: dict) -> dict:
-    response = page.request.post(
-        f"{page.base}/api/run",
-        data=json.dumps(body),  # type: ignore[attr-defined]
-        headers={"Content-Type": "application/json"},
-    )
-    assert response.ok, response.text()
-    return response.json()
-
-
-def query_of(page: Page) -> dict[str, list[str]]:
-    return parse_qs(urlparse(page.url).query)
 
 
 def test_forget_gate_is_drawn_dark_at_the_reset_token_and_bright_elsewhere(page: Page) -> None:
@@ -211,18 +173,12 @@ def test_an_emptied_box_is_explained_without_asking_the_server(page: Page) -> No
 
 
 def test_readable_on_a_phone_without_sideways_scrolling(browser: Browser, live_server: str) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    try:
-        phone = context.new_page()
-        phone.base = live_server  # type: ignore[attr-defined]
-        open_page(phone, "model=counter&text=" + quote("a banana. an apple. aardvark"))
-        width = phone.evaluate("document.documentElement.scrollWidth")
-        assert width <= 390
-        box = phone.locator(canvas("f")).bounding_box()
+    with phone(browser, live_server) as small:
+        open_page(small, "model=counter&text=" + quote("a banana. an apple. aardvark"))
+        assert_no_sideways_scroll(small)
+        box = small.locator(canvas("f")).bounding_box()
         assert box is not None and box["width"] <= 390 and box["height"] >= 40
-        shoot(phone, "counter-phone")
-    finally:
-        context.close()
+        shoot(small, "counter-phone")
 
 
 def test_the_page_loads_nothing_from_other_hosts(page: Page) -> None:

@@ -7,8 +7,15 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser.conftest import SCREENSHOTS
-from tests.browser.test_page import api_run, open_page, query_of
+from tests.browser.helpers import (
+    SCREENSHOTS,
+    api_run,
+    assert_no_sideways_scroll,
+    open_page,
+    phone,
+    query_of,
+    wait_first_run,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -145,7 +152,7 @@ def test_escape_ends_the_tour_removes_its_what_if_and_is_remembered(page: Page) 
     assert page.locator('#selection-text dd[data-gate="f"]').inner_text() == "1.0000"  # the model's own run
     assert page.evaluate("localStorage.getItem('gatescope.tour')") == "seen"
     page.goto(f"{page.base}/")  # type: ignore[attr-defined]
-    page.wait_for_function("Number(document.body.dataset.settled ?? 0) >= 1")
+    wait_first_run(page)
     assert not invited(page)
 
 
@@ -154,7 +161,7 @@ def test_no_thanks_is_remembered(page: Page) -> None:
     page.locator(".tour-invite").get_by_role("button", name="No thanks").click()
     assert page.locator(".tour-invite").count() == 0
     page.reload()
-    page.wait_for_function("Number(document.body.dataset.settled ?? 0) >= 1")
+    wait_first_run(page)
     assert not invited(page)
 
 
@@ -166,7 +173,7 @@ def test_a_shared_view_is_never_interrupted_and_the_tour_button_restarts(page: P
         data={"model": "counter", "text": "ab.ab"},
     ).json()
     page.goto(f"{page.base}{link['url']}")  # type: ignore[attr-defined]
-    page.wait_for_function("Number(document.body.dataset.settled ?? 0) >= 1")
+    wait_first_run(page)
     assert not invited(page)
     page.get_by_role("button", name="Take the guided tour").click()
     wait_step(page, 1)
@@ -194,30 +201,25 @@ def test_the_keyboard_drives_the_tour_and_back_follows_the_history(page: Page) -
 
 
 def test_the_tour_fits_a_phone(browser: Browser, live_server: str) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    try:
-        phone = context.new_page()
-        phone.base = live_server  # type: ignore[attr-defined]
-        start_from_invitation(phone)
+    with phone(browser, live_server) as small:
+        start_from_invitation(small)
         for k in range(1, STEPS + 1):
-            wait_step(phone, k)
-            pop = phone.locator("#tour").bounding_box()
+            wait_step(small, k)
+            pop = small.locator("#tour").bounding_box()
             assert pop is not None
             fits = pop["x"] >= 0 and pop["x"] + pop["width"] <= 390 and pop["y"] + pop["height"] <= 844
             assert fits, (k, pop)
             assert pop["height"] <= 844 * 0.55, "the popover leaves most of the screen to the page"
-            nxt = phone.locator("#tour .tour-nav button").last.bounding_box()
+            nxt = small.locator("#tour .tour-nav button").last.bounding_box()
             assert nxt is not None and nxt["y"] + nxt["height"] <= 844, "Next is in reach without scrolling"
-            target = phone.locator(".tour-target").bounding_box()
+            target = small.locator(".tour-target").bounding_box()
             assert target is not None and target["y"] < pop["y"] and target["y"] + target["height"] > 0, k
-            assert phone.evaluate("document.documentElement.scrollWidth") <= 390
-            view_shot(phone, f"tour-{k}-phone")
+            assert_no_sideways_scroll(small)
+            view_shot(small, f"tour-{k}-phone")
             if k < STEPS:
-                phone.locator("#tour .tour-next").click()
-        phone.locator("#tour .tour-next").click()  # Finish
-        assert phone.locator("#tour").count() == 0
-    finally:
-        context.close()
+                small.locator("#tour .tour-next").click()
+        small.locator("#tour .tour-next").click()  # Finish
+        assert small.locator("#tour").count() == 0
 
 
 def test_a_sentence_of_ones_own_ends_the_tour_and_keeps_the_what_if(page: Page) -> None:

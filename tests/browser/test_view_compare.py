@@ -8,8 +8,15 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser.conftest import shoot
-from tests.browser.test_page import api_run, open_page, query_of
+from tests.browser.helpers import (
+    api_run,
+    assert_no_sideways_scroll,
+    open_page,
+    phone,
+    query_of,
+    shoot,
+    wait_first_run,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -142,7 +149,7 @@ def test_the_state_round_trips_and_controls_write_the_url(page: Page) -> None:
     assert "A has 4 hidden units and B has 5" in page.locator(".compare-notes").inner_text()
     pixels = canvas_pixels(page, "B")
     page.reload()
-    page.wait_for_function("Number(document.body.dataset.settled ?? 0) >= 1")
+    wait_first_run(page)
     ready(page)
     assert np.array_equal(canvas_pixels(page, "B"), pixels)
     assert page.locator("#compare-text").input_value() == TEXT_B
@@ -173,15 +180,13 @@ def test_a_character_b_cannot_read_is_said_in_words(page: Page) -> None:
 
 
 def test_readable_on_a_phone(browser: Browser, live_server: str) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844})
-    page = context.new_page()
-    page.goto(f"{live_server}/?{QUERY}&model2=latch")
-    page.wait_for_selector('.compare-runs[data-ready="true"]')
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    page.locator(".compare").scroll_into_view_if_needed()
-    shoot(page, "compare-390")
-    page.locator(".compare").screenshot(path="tests/screenshots/compare-view-390.png")
-    context.close()
+    with phone(browser, live_server, touch=False) as page:
+        page.goto(f"{live_server}/?{QUERY}&model2=latch")
+        page.wait_for_selector('.compare-runs[data-ready="true"]')
+        assert_no_sideways_scroll(page)
+        page.locator(".compare").scroll_into_view_if_needed()
+        shoot(page, "compare-390")
+        page.locator(".compare").screenshot(path="tests/screenshots/compare-view-390.png")
 
 
 def test_share_links_keep_b_and_refuse_unreadable_what_ifs(page: Page) -> None:

@@ -12,8 +12,19 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser.conftest import shoot
-from tests.browser.test_page import all_pixels, api_run, canvas, open_page, query_of, runs, wait_next_run
+from tests.browser.helpers import (
+    all_pixels,
+    api_run,
+    assert_no_sideways_scroll,
+    canvas,
+    open_page,
+    phone,
+    query_of,
+    runs,
+    shoot,
+    wait_first_run,
+    wait_next_run,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -269,7 +280,7 @@ def test_the_state_round_trips_through_drag_reload_back_and_other_views(page: Pa
     pixels = all_pixels(page)
     before = runs(page)
     page.reload()
-    page.wait_for_function("Number(document.body.dataset.settled ?? 0) >= 1")
+    wait_first_run(page)
     assert all_pixels(page) == pixels
     assert page.input_value("#find-from") == "10" and page.input_value("#find-to") == "13"
     assert page.input_value("#find-by") == "c" and page.input_value("#find-sort") == "rank"
@@ -332,16 +343,11 @@ def test_ranking_1000_steps_by_256_units_takes_one_quick_pass(page: Page) -> Non
 
 
 def test_find_view_on_a_phone(browser: Browser, live_server: str) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    try:
-        phone = context.new_page()
-        phone.base = live_server  # type: ignore[attr-defined]
-        open_page(phone, f"model=reset-count&text={RESETS}&view=find&span=5-6&sort=rank&top=4")
-        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
-        phone.locator(".views").scroll_into_view_if_needed()
-        shoot(phone, "find-reset-phone")
-    finally:
-        context.close()
+    with phone(browser, live_server) as small:
+        open_page(small, f"model=reset-count&text={RESETS}&view=find&span=5-6&sort=rank&top=4")
+        assert_no_sideways_scroll(small)
+        small.locator(".views").scroll_into_view_if_needed()
+        shoot(small, "find-reset-phone")
 
 
 def test_each_layer_is_sorted_by_its_own_numbers_and_the_list_follows_the_pinned_layer(page: Page) -> None:

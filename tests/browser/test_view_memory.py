@@ -8,15 +8,18 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser.conftest import shoot
-from tests.browser.test_page import (
+from tests.browser.helpers import (
     VIRIDIS_0,
     VIRIDIS_1,
     api_run,
+    assert_no_sideways_scroll,
     near,
     open_page,
+    phone,
     query_of,
     runs,
+    shoot,
+    wait_first_run,
     wait_next_run,
 )
 
@@ -137,7 +140,7 @@ def test_choosing_s_reruns_writes_the_url_and_survives_a_reload(page: Page) -> N
     assert query_of(page)["from"] == ["3"]
     assert page.input_value("#memory-from") == "3"
     page.reload()
-    page.wait_for_function("Number(document.body.dataset.settled ?? 0) >= 1")
+    wait_first_run(page)
     assert page.input_value("#memory-from") == "3"
     assert page.locator('#tab-memory[aria-selected="true"]').count() == 1
     assert near(pixel(page, 2, 0), GREY, tol=1) and near(pixel(page, 3, 0), VIRIDIS_1)
@@ -175,7 +178,7 @@ def test_a_span_row_pins_its_unit_and_the_order_is_kept_in_the_url(page: Page) -
     longest = sorted(range(8), key=lambda u: (-(api["span"][u] if api["span"][u] is not None else 1e9), u))
     assert [u for u, _, _ in spans_shown(page)] == longest
     page.reload()
-    page.wait_for_function("Number(document.body.dataset.settled ?? 0) >= 1")
+    wait_first_run(page)
     assert page.get_by_label("Order spans by").input_value() == "long"
     assert [u for u, _, _ in spans_shown(page)] == longest
     page.get_by_label("Order spans by").select_option("short")
@@ -185,13 +188,8 @@ def test_a_span_row_pins_its_unit_and_the_order_is_kept_in_the_url(page: Page) -
 
 
 def test_memory_view_on_a_phone(browser: Browser, live_server: str) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    try:
-        phone = context.new_page()
-        phone.base = live_server  # type: ignore[attr-defined]
-        open_page(phone, f"model=reset-count&text={quote(RESETS)}&view=memory&from=6")
-        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
-        phone.locator(".views").scroll_into_view_if_needed()
-        shoot(phone, "memory-reset-phone")
-    finally:
-        context.close()
+    with phone(browser, live_server) as small:
+        open_page(small, f"model=reset-count&text={quote(RESETS)}&view=memory&from=6")
+        assert_no_sideways_scroll(small)
+        small.locator(".views").scroll_into_view_if_needed()
+        shoot(small, "memory-reset-phone")

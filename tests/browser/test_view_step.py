@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser.conftest import SCREENSHOTS, shoot
-from tests.browser.test_page import api_run, open_page, query_of, runs, wait_next_run
+from tests.browser.helpers import SCREENSHOTS, api_run, open_page, query_of, runs, shoot, wait_next_run
 
 pytestmark = pytest.mark.browser
 

@@ -8,8 +8,15 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser.conftest import shoot
-from tests.browser.test_page import api_run, open_page, query_of
+from tests.browser.helpers import (
+    api_run,
+    assert_no_sideways_scroll,
+    open_page,
+    phone,
+    query_of,
+    shoot,
+    wait_first_run,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -118,22 +125,17 @@ def test_without_a_pin_a_picker_chooses_the_unit_and_the_url_keeps_it(page: Page
     )
     assert 3 <= len(labels) < 30 and labels[0] == [0, "c"] and all(text == "-" for _, text in labels[1:])
     page.reload()
-    page.wait_for_function("Number(document.body.dataset.settled ?? 0) >= 1")
+    wait_first_run(page)
     assert page.input_value("#unit-pick") == "3"
     assert page.locator('#tab-unit[aria-selected="true"]').count() == 1
     assert page.errors == []  # type: ignore[attr-defined]
 
 
 def test_unit_view_on_a_phone(browser: Browser, live_server: str) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    try:
-        phone = context.new_page()
-        phone.base = live_server  # type: ignore[attr-defined]
-        open_page(phone, f"model=reset-count&text={quote(RESETS)}&view=unit&layer=0&t=5&unit=2")
-        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
-        box = phone.locator(".unit-plot").first.bounding_box()
+    with phone(browser, live_server) as small:
+        open_page(small, f"model=reset-count&text={quote(RESETS)}&view=unit&layer=0&t=5&unit=2")
+        assert_no_sideways_scroll(small)
+        box = small.locator(".unit-plot").first.bounding_box()
         assert box is not None and box["width"] <= 390 and box["height"] >= 100
-        phone.locator(".views").scroll_into_view_if_needed()
-        shoot(phone, "unit-reset-phone")
-    finally:
-        context.close()
+        small.locator(".views").scroll_into_view_if_needed()
+        shoot(small, "unit-reset-phone")

@@ -8,8 +8,7 @@ from urllib.parse import quote
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.browser.conftest import SCREENSHOTS, shoot
-from tests.browser.test_page import api_run, open_page, query_of, runs, wait_next_run
+from tests.browser.helpers import SCREENSHOTS, api_run, open_page, query_of, runs, shoot, wait_next_run
 from tests.browser.test_view_step import COUNT_MOVES, FITS, assert_shown, printed
 
 pytestmark = pytest.mark.browser

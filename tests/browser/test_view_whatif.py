@@ -12,8 +12,19 @@ from playwright.sync_api import Browser, Page
 
 from app.refusal import Invalid
 from app.service.whatifs import parse_interventions
-from tests.browser.conftest import shoot
-from tests.browser.test_page import all_pixels, api_run, open_page, pixel, query_of, runs, wait_next_run
+from tests.browser.helpers import (
+    all_pixels,
+    api_run,
+    assert_no_sideways_scroll,
+    open_page,
+    phone,
+    pixel,
+    query_of,
+    runs,
+    shoot,
+    wait_first_run,
+    wait_next_run,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -97,7 +108,7 @@ def test_a_what_if_url_round_trips_through_reload_and_history(page: Page) -> Non
     shown = all_pixels(page)
     effects = page.locator(".whatif-effects").inner_text()
     page.reload()
-    page.wait_for_function("Number(document.body.dataset.settled ?? 0) >= 1")
+    wait_first_run(page)
     compared(page)
     assert all_pixels(page) == shown and page.locator(".whatif-effects").inner_text() == effects
     assert "f ≡ 0 (forget gate shut); f's bias + 1" in page.locator("#what-if-banner").inner_text()
@@ -232,14 +243,9 @@ def test_the_encoding_round_trips_and_reads_as_the_server_reads_it(page: Page) -
 
 
 def test_the_view_reads_on_a_phone(browser: Browser, live_server: str) -> None:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    try:
-        phone = context.new_page()
-        phone.base = live_server  # type: ignore[attr-defined]
-        open_page(phone, f"{QUERY}&x=f1")
-        compared(phone)
-        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
-        assert phone.locator("#what-if-banner").is_visible()
-        shoot(phone, "whatif-phone")
-    finally:
-        context.close()
+    with phone(browser, live_server) as small:
+        open_page(small, f"{QUERY}&x=f1")
+        compared(small)
+        assert_no_sideways_scroll(small)
+        assert small.locator("#what-if-banner").is_visible()
+        shoot(small, "whatif-phone")

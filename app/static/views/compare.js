@@ -4,11 +4,12 @@
 // either shows both values and their difference; clicking pins the cell for A. The engine computes
 // both runs; the page only draws them and subtracts two numbers for the readout.
 
-import { getModel, listModels, run } from "../api.js";
+import { getModel, listModels } from "../api.js";
 import { PANELS, SIZES } from "../config.js";
 import { colourRange, Panel, showToken } from "../heatmap.js";
-import { parseSteps } from "../inputs.js";
 import { describe, parseInterventions } from "../interventions.js";
+import { cachedRun, runBody } from "../runs.js";
+import { DEFAULTS } from "../state.js";
 import { el } from "./draw.js";
 
 const TOGGLES = [
@@ -31,14 +32,6 @@ const infoOf = (id) => {
   return infos.get(id);
 };
 
-// B's run, fetched once per body: pinning or hovering re-renders the view, it must not refetch.
-let fetched = { key: null, promise: null };
-function runB(body) {
-  const key = JSON.stringify(body);
-  if (fetched.key !== key) fetched = { key, promise: run(body) };
-  return fetched.promise;
-}
-
 // A's sequence as typed: the text or numbers the page ran (its sent body), else the state's.
 function sequenceA(ctx) {
   if (ctx.model.kind === "text") return ctx.sent?.text ?? ctx.state.text ?? ctx.model.example ?? "";
@@ -56,14 +49,10 @@ function whatIfsB(state) {
 
 // The body of B's run from the state and B's model info; throws an Error in words when it cannot be made.
 function bodyB(ctx, infoB, list) {
-  const body = { model: infoB.id };
-  if (infoB.id === ctx.model.id && ctx.state.pin) body.pin = ctx.state.pin;
   const sameKind = infoB.kind === ctx.model.kind;
   const typed = ctx.state.text2 ?? (sameKind ? sequenceA(ctx) : infoB.example);
-  if (infoB.kind === "text") body.text = typed;
-  else body.inputs = parseSteps(typed, infoB.size);
-  if (list.length) body.interventions = list;
-  return body;
+  const pin = infoB.id === ctx.model.id ? ctx.state.pin : null;
+  return runBody(infoB, { typed, pin, whatIfs: list });
 }
 
 function controls(ctx, infoB, models, list) {
@@ -138,7 +127,7 @@ function arrayPicker(ctx, key) {
   for (const spec of PANELS) pick.append(new Option(`${spec.key}: ${spec.name}`, spec.key, false, spec.key === key));
   const label = el("label", null, "Show ");
   label.htmlFor = pick.id;
-  pick.addEventListener("change", () => ctx.setView({ gate2: pick.value === "f" ? null : pick.value }));
+  pick.addEventListener("change", () => ctx.setView({ gate2: pick.value === DEFAULTS.gate2 ? null : pick.value }));
   const row = el("div", "compare-row");
   row.append(label, pick);
   return row;
@@ -246,7 +235,7 @@ export const compare = {
   about: "Two sequences, or one under two models or what-ifs, side by side on the same axes",
   request: () => ({}),
   render(container, ctx) {
-    const key = ARRAYS.includes(ctx.state.gate2) ? ctx.state.gate2 : "f";
+    const key = ARRAYS.includes(ctx.state.gate2) ? ctx.state.gate2 : DEFAULTS.gate2;
     const wrap = el("div", "compare");
     const head = el("p", "help", "A is the run above (the page's model, sequence and what-ifs). " +
       "Choose B below: another sequence, another model, or what-ifs of its own.");
@@ -275,7 +264,7 @@ export const compare = {
         } catch (err) {
           return fail(`B's sequence cannot be read: ${err.message}`);
         }
-        runB(body).then(
+        cachedRun(body).then(
           (b) => {
             if (!section.isConnected || ctx.data !== data) return;
             draw(ctx, section, infoB, b, key, list);

@@ -5,10 +5,10 @@
 
 import { PANELS } from "../config.js";
 import { showToken, stepLabels } from "../heatmap.js";
+import { DEFAULTS } from "../state.js";
 import { el, num } from "./draw.js";
 
 const ARRAYS = PANELS.map((spec) => spec.key); // f, i, g, o, c, h
-const DEFAULT_BY = "h";
 const LISTED = 10; // units in the ranking list, unless top asks for fewer (or up to MAX_LISTED more)
 const MAX_LISTED = 20;
 
@@ -22,9 +22,8 @@ const SORTS = {
 
 // The state's keys this view reads; a change to any of them can change the heatmaps' rows.
 const KEYS = ["span", "by", "sort", "top", "view"];
-export const reorders = (patch) => KEYS.some((key) => key in patch);
 
-const byOf = (state) => (ARRAYS.includes(state.by) ? state.by : DEFAULT_BY);
+const byOf = (state) => (ARRAYS.includes(state.by) ? state.by : DEFAULTS.by);
 const sortOf = (state) => (state.sort in SORTS ? state.sort : "");
 const topOf = (state) => (Number.isInteger(state.top) && state.top >= 1 ? state.top : null);
 
@@ -125,6 +124,8 @@ export const find = {
   label: "Find units",
   about: "Which units are more active over a span of steps than elsewhere; sort and filter the heatmaps' rows",
   request: () => ({}),
+  rows: rowOrders, // the heatmaps' rows follow this view's order
+  rowKeys: KEYS,
   render(container, ctx) {
     const { data, state } = ctx;
     const T = data.tokens.length;
@@ -269,7 +270,7 @@ function controls(ctx, T, H, span, by) {
 
   const names = Object.fromEntries(PANELS.map((spec) => [spec.key, `${spec.key}: ${spec.name}`]));
   const byBox = select("find-by", ARRAYS.map((key) => [key, names[key]]), by);
-  byBox.addEventListener("change", () => later(ctx, { by: byBox.value === DEFAULT_BY ? null : byBox.value }, "find-by"));
+  byBox.addEventListener("change", () => later(ctx, { by: byBox.value === DEFAULTS.by ? null : byBox.value }, "find-by"));
 
   const sortBox = select(
     "find-sort",

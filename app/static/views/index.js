@@ -1,19 +1,25 @@
-// The explanation views under the heatmaps, in tab order. A view is an object:
-//   key     its name in the URL (?view=key)
+// The explanation views under the heatmaps, in tab order: one line per view, each the name of its
+// file here, which exports the view under the same name. A view is an object:
+//   key     its name in the URL (?view=key); its own URL keys are static/spec.json's state keys
 //   label   the tab's text
 //   about   one line saying what it answers
 //   request(state, model)  extra keys for POST /api/run (e.g. {include: ["parts"]}), or {}
-//   render(container, ctx)  draws the view from ctx (main.js, renderViews): data (the run), model,
-//     state (the URL), pinned ({layer, t, unit} or null), sent (the run's body), select(l, t, u),
-//     setView(patch, {rerun}), refresh() (draw again once something the view asked for is in)
+//   render(container, ctx)  draws the view from ctx (main.js, redraw): data (the run), model,
+//     state (the store's), pinned ({layer, t, unit} or null), sent (the run's body), select(l, t, u),
+//     setView(patch, {rerun}) (a change through the store), refresh() (draw again once something
+//     the view asked for is in)
+//   rows(data, state), rowKeys  optional: the heatmaps' row order per layer (or null) while the
+//     view is shown, and the state keys that change it without a new run
 // Views draw what the API computed; they hold no LSTM math.
 
-import { compare } from "./compare.js";
-import { find } from "./find.js";
-import { memory } from "./memory.js";
-import { step } from "./step.js";
-import { unit } from "./unit.js";
-import { update } from "./update.js";
-import { whatif } from "./whatif.js";
+const NAMES = [
+  "step",
+  "update",
+  "memory",
+  "unit",
+  "whatif",
+  "find",
+  "compare",
+];
 
-export const VIEWS = [step, update, memory, unit, whatif, find, compare];
+export const VIEWS = await Promise.all(NAMES.map(async (name) => (await import(`./${name}.js`))[name]));

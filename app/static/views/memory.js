@@ -82,7 +82,9 @@ export const memory = {
       section.append(panel.root, readout, spans(ctx, l, layer.retention));
       container.append(section);
     });
-    relabel = () => panels.forEach((p) => p.root.isConnected && p.labelSteps());
+    relabel = () => {
+      for (const p of panels) if (p.root.isConnected) p.labelSteps();
+    };
     relabel();
   },
 };
@@ -135,7 +137,7 @@ function heatmap(ctx, l, retention, readout) {
   const { data } = ctx;
   const s = retention.start;
   const panel = new Panel(SHARE, l, {
-    hover(layer, t, u) {
+    hover(_layer, t, u) {
       panel.cursor(t, u);
       const v = retention.survives[t][u];
       readout.textContent =
@@ -147,7 +149,7 @@ function heatmap(ctx, l, retention, readout) {
       panel.cursor(null, null);
       readout.textContent = hint;
     },
-    click(layer, t) {
+    click(_layer, t) {
       if (t !== s) ctx.setView({ from: t }, { rerun: true });
     },
   });
@@ -181,13 +183,13 @@ function greyBefore(canvas, survives) {
   const g = canvas.getContext("2d");
   const image = g.getImageData(0, 0, canvas.width, canvas.height);
   const T = canvas.width;
-  survives.forEach((column, t) =>
+  survives.forEach((column, t) => {
     column.forEach((v, u) => {
       if (v !== null) return;
       const p = (u * T + t) * 4;
       image.data.set(BEFORE, p);
-    }),
-  );
+    });
+  });
   g.putImageData(image, 0, 0);
 }
 

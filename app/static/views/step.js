@@ -4,6 +4,7 @@
 
 import { VIRIDIS } from "../config.js";
 import { showToken } from "../heatmap.js";
+import { DEFAULTS } from "../state.js";
 import { el, num } from "./draw.js";
 import { withStep } from "./stepdata.js";
 import { activationName, clampAt, gateCurve, gateHistograms } from "./stepcharts.js";
@@ -30,7 +31,7 @@ export const value = (x) =>
   (x !== 0 && Math.abs(x) < 5e-4 ? x.toPrecision(3) : num(x, VALUE_DIGITS)).replaceAll("-", "−");
 
 // The gate the bars and the curve show: the URL's, when it names one.
-const chosenGate = (state) => (GATES.some((g) => g.key === state.gate) ? state.gate : "f");
+const chosenGate = (state) => (GATES.some((g) => g.key === state.gate) ? state.gate : DEFAULTS.gate);
 
 // A symbol with a subscript, e.g. sym("f", "t") for f_t.
 export function sym(base, sub) {

@@ -63,9 +63,13 @@ export const unit = {
         ticks: [-most, -most / 2, 0, most / 2, most] });
       // One cursor for both: a step read on one chart is read on the other too.
       const both = [gates, cells];
-      for (const c of both) c.onCursor = (t) => both.forEach((o) => o.cursor(t));
+      for (const c of both) {
+        c.onCursor = (t) => {
+          for (const o of both) o.cursor(t);
+        };
+      }
       charts.replaceChildren(gates.root, cells.root);
-      both.forEach((c) => c.cursor(shared.pinnedT));
+      for (const c of both) c.cursor(shared.pinnedT);
     };
     draw();
     redraw = () => charts.isConnected && draw();

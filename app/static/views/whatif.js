@@ -3,10 +3,17 @@
 // the main run in every view; this view fetches the model's own run beside it and draws the
 // difference. The engine recomputes everything; the page only subtracts and takes maxima to show it.
 
-import { run } from "../api.js";
 import { Panel, showToken } from "../heatmap.js";
-import { parseSteps } from "../inputs.js";
-import { describe, everywhere, formatInterventions, parseInterventions, where } from "../interventions.js";
+import {
+  GATE_NAMES,
+  GATE_RANGES,
+  describe,
+  everywhere,
+  formatInterventions,
+  parseInterventions,
+  where,
+} from "../interventions.js";
+import { cachedRun, runBody } from "../runs.js";
 import { el, num, svg } from "./draw.js";
 
 const TOGGLES = [
@@ -17,8 +24,6 @@ const TOGGLES = [
 const TOGGLES_HELP =
   "Off: the LSTM of 1997, which had no forget gate. Shut: no memory at all. Bias +1: the usual " +
   "start of training (Jozefowicz et al. 2015). Click again to switch one off.";
-const GATE_WORDS = { i: "input gate i", f: "forget gate f", g: "candidate g", o: "output gate o" };
-const RANGES = { i: [0, 1], f: [0, 1], g: [-1, 1], o: [0, 1] };
 
 const same = (a, b) =>
   a.gate === b.gate && a.value === b.value && a.bias_add === b.bias_add &&
@@ -40,17 +45,11 @@ const rows = (run, iv, key) =>
   (iv.layer === undefined ? run.layers : [run.layers[iv.layer]]).flatMap((layer) => layer[key]);
 const minus = (a, b) => a.map((row, t) => row.map((v, u) => v - b[t][u]));
 
-// The model's own run, fetched once per body: pinning cells re-renders the view, it must not refetch.
-let baseline = { key: null, promise: null };
-
+// The model's own run, from the page's cache of runs: pinning cells re-renders the view, it must
+// not refetch.
 function original(ctx) {
-  const body = { model: ctx.model.id };
-  if (ctx.state.pin) body.pin = ctx.state.pin;
-  if (ctx.model.kind === "text") body.text = ctx.state.text;
-  else body.inputs = parseSteps(ctx.state.inputs, ctx.model.size);
-  const key = JSON.stringify(body);
-  if (baseline.key !== key) baseline = { key, promise: run(body) };
-  return baseline.promise;
+  const typed = ctx.model.kind === "text" ? ctx.state.text : ctx.state.inputs;
+  return cachedRun(runBody(ctx.model, { typed, pin: ctx.state.pin }));
 }
 
 // The what-ifs the URL asks for (those the page is running): [] when none or unreadable.
@@ -117,7 +116,7 @@ function clamp(ctx, list, apply) {
     : "Clamp one gate value: pin a cell first (click any heatmap).";
   const gate = el("select");
   gate.id = "whatif-gate";
-  for (const g of ["f", "i", "g", "o"]) gate.append(new Option(GATE_WORDS[g], g));
+  for (const g of ["f", "i", "g", "o"]) gate.append(new Option(GATE_NAMES[g], g));
   const gateLabel = el("label", null, "gate ");
   gateLabel.htmlFor = gate.id;
   const value = el("input");
@@ -131,7 +130,7 @@ function clamp(ctx, list, apply) {
   const error = el("p", "error");
   error.hidden = true;
   const fill = () => {
-    const [lo, hi] = RANGES[gate.value];
+    const [lo, hi] = GATE_RANGES[gate.value];
     value.min = String(lo);
     value.max = String(hi);
     if (!pinned) return;
@@ -147,9 +146,9 @@ function clamp(ctx, list, apply) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const v = Number(value.value);
-    const [lo, hi] = RANGES[gate.value];
+    const [lo, hi] = GATE_RANGES[gate.value];
     if (value.value === "" || !(v >= lo && v <= hi)) {
-      error.textContent = `the ${GATE_WORDS[gate.value]} takes values in [${lo}, ${hi}]`;
+      error.textContent = `the ${GATE_NAMES[gate.value]} takes values in [${lo}, ${hi}]`;
       error.hidden = false;
       return;
     }

@@ -1,0 +1,45 @@
+// The views' tabs and the active view's drawing (views/index.js lists the views). A view is drawn
+// anew on every change: the keyboard stays on the element of the view that had it.
+
+import { VIEWS } from "./index.js";
+
+export const activeView = (state) => VIEWS.find((v) => v.key === state?.view) ?? VIEWS[0];
+
+// The heatmaps' rows in the order the active view sorts or cuts them, per layer, or null.
+export const rowOrders = (data, state) => activeView(state).rows?.(data, state) ?? null;
+
+// True when a change of these state keys changes the heatmaps' rows (not the run).
+export const reorders = (changes) => VIEWS.some((v) => v.rowKeys?.some((key) => key in changes));
+
+let keyboardAt = null; // the id of the view's element that had the keyboard
+
+// els: {viewTabs, viewAbout, viewBody}; ctx: what the view draws from (views/index.js);
+// chooseView(key): a tab was clicked.
+export function renderViews(els, ctx, chooseView) {
+  const active = activeView(ctx.state);
+  els.viewTabs.replaceChildren(
+    ...VIEWS.map((view) => {
+      const tab = document.createElement("button");
+      tab.type = "button";
+      tab.setAttribute("role", "tab");
+      tab.id = `tab-${view.key}`;
+      tab.textContent = view.label;
+      tab.setAttribute("aria-selected", String(view === active));
+      tab.addEventListener("click", () => chooseView(view.key));
+      return tab;
+    }),
+  );
+  els.viewAbout.textContent = active.about;
+  // keep the keyboard where it was, even across a drawing that waits for the server (the element
+  // comes back once the answer is in)
+  if (els.viewBody.contains(document.activeElement) && document.activeElement.id) {
+    keyboardAt = document.activeElement.id;
+  } else if (document.activeElement !== document.body) {
+    keyboardAt = null; // the keyboard went elsewhere: leave it there
+  }
+  els.viewBody.replaceChildren();
+  els.viewBody.setAttribute("aria-labelledby", `tab-${active.key}`);
+  active.render(els.viewBody, ctx);
+  const back = keyboardAt && document.getElementById(keyboardAt);
+  if (back && els.viewBody.contains(back)) back.focus();
+}

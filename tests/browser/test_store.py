@@ -1,0 +1,56 @@
+"""The page's store in a real Chromium: the tour drives the page through it (never a synthetic
+Back), and a run shown before is drawn again from the page's cache of runs, without the server."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import Page, Request
+
+from tests.browser.helpers import all_pixels, open_page, query_of, runs, wait_next_run
+from tests.browser.test_tour import STEPS, start_from_invitation, wait_step
+
+pytestmark = pytest.mark.browser
+
+# Counts the popstate events the page's window sees, from before any of the page's scripts run.
+COUNT_POPSTATES = "window.popstates = 0; window.addEventListener('popstate', () => window.popstates++, true);"
+
+
+def run_requests(page: Page) -> list[Request]:
+    asked: list[Request] = []
+    page.on("request", lambda r: asked.append(r) if r.url.endswith("/api/run") else None)
+    return asked
+
+
+def test_the_tour_moves_the_page_without_a_single_popstate(page: Page) -> None:
+    page.add_init_script(COUNT_POPSTATES)
+    start_from_invitation(page)
+    for k in range(2, STEPS + 1):
+        page.locator("#tour .tour-next").click()
+        wait_step(page, k)
+    assert query_of(page)["x"] == ["f1"]  # the last step's view is in the address bar
+    assert page.evaluate("window.popstates") == 0
+    # its steps are history entries all the same: Back returns to the step before
+    before = runs(page)
+    page.go_back()
+    wait_next_run(page, before)
+    wait_step(page, STEPS - 1)
+    assert query_of(page)["x"] == ["fb-10"]
+    assert page.evaluate("window.popstates") == 1  # the browser's own, for the Back above
+
+
+def test_back_to_a_run_seen_before_draws_it_without_asking_the_server(page: Page) -> None:
+    open_page(page, "model=counter&text=" + quote("a.a"))
+    first = all_pixels(page)
+    asked = run_requests(page)
+    before = runs(page)
+    page.fill("#sequence", "ab.ba")
+    wait_next_run(page, before)
+    assert len(asked) == 1 and query_of(page)["text"] == ["ab.ba"]
+    before = runs(page)
+    page.go_back()
+    wait_next_run(page, before)
+    assert page.input_value("#sequence") == "a.a"
+    assert all_pixels(page) == first
+    assert len(asked) == 1, [r.post_data for r in asked]  # no second request: the cache answered
