@@ -23,15 +23,16 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from app.refusal import Invalid, where
+from app.service import spec
+from app.service.spec import GATE_NAMES, GATE_RANGES, MAX_BIAS_ADD
 
 MAX_ABS = 1e6  # inputs and inline weights: larger magnitudes only overflow float32 answers
 
 Number = Annotated[float, Field(ge=-MAX_ABS, le=MAX_ABS)]
 
-MAX_INTERVENTIONS = 64
-MAX_BIAS_ADD = 100.0  # beyond ±100 every gate is saturated already: σ(100) = 1 in float64
-GATE_RANGES = {"i": (0.0, 1.0), "f": (0.0, 1.0), "g": (-1.0, 1.0), "o": (0.0, 1.0)}
-GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o"}
+# The what-ifs' bounds are the page's too (app/static/spec.json): beyond ±100 of shift every gate
+# is saturated already, σ(100) = 1 in float64.
+MAX_INTERVENTIONS = spec.WHAT_IF_MAX
 
 
 def _absent(*keys: str) -> dict[str, Any]:
