@@ -3,6 +3,8 @@ app.web.settings), and the checks that name the setting a refusal can be lifted 
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from app.engine.lstm import Shape
@@ -40,6 +42,17 @@ def check_steps(T: int, s: Limits, loc: list[str | int]) -> None:
             loc,
             limit=s.max_steps,
         )
+
+
+def check_steps_first(data: Any, s: Limits) -> None:
+    """Before a decoded body is validated: a sequence over the step limit is refused from its
+    length alone, since validating a million steps would cost seconds."""
+    if not isinstance(data, dict):
+        return
+    text, inputs = data.get("text"), data.get("inputs")  # a link's "inputs" is typed text: not steps
+    for key, value in (("text", text if isinstance(text, str) else ""), ("inputs", inputs)):
+        if isinstance(value, str | list) and len(value) > s.max_steps:
+            check_steps(len(value), s, [key])
 
 
 def check_size(H: int, layers: int, s: Limits, loc: list[str | int], input_size: int = 0) -> None:
