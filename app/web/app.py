@@ -16,6 +16,7 @@ from app.service.links import LinkState
 from app.service.requests import RunRequest, StepRequest
 from app.service.store import Store
 from app.web import errors
+from app.web.compute import ComputeQueue
 from app.web.middleware import BodyLimit
 from app.web.routes import api, pages, uploads
 from app.web.routes import links as links_routes
@@ -29,9 +30,9 @@ log = logging.getLogger("gatescope")
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Requests run in parallel threads: a multi-threaded BLAS inside each only adds contention.
     threadpool_limits(limits=1)
-    # Runs are CPU-bound Python: several at once only contend for the GIL, so they queue for
-    # a few slots (GATESCOPE_COMPUTE_SLOTS) while the event loop keeps answering.
-    app.state.compute_slots = CapacityLimiter(app.state.settings.compute_slots)
+    s = app.state.settings
+    app.state.compute = ComputeQueue(s.compute_slots, s.max_queued, s.compute_deadline_seconds)
+    app.state.reads = CapacityLimiter(s.read_slots)
     yield
     app.state.store.close()
 

@@ -10,7 +10,7 @@ from app.refusal import Refusal
 from app.service import links
 from app.web import body
 from app.web.encode import JSON
-from app.web.routes.api import REFUSALS, computed
+from app.web.routes.api import REFUSALS, computed, stored
 from app.web.routes.pages import templates
 
 router = APIRouter()
@@ -38,7 +38,7 @@ async def create_link(request: Request) -> JSON:
 @router.get("/api/links/{link_id}", responses=REFUSALS)
 async def get_link(link_id: str, request: Request) -> JSON:
     """A stored view state: {id, url, state}."""
-    state = await computed(request, lambda: links.find(link_id, request.app.state.store))
+    state = await stored(request, lambda: links.find(link_id, request.app.state.store))
     return JSON({"id": link_id, "url": f"/l/{link_id}", "state": state})
 
 
@@ -50,7 +50,14 @@ FOREVER = {"Cache-Control": "public, max-age=31536000, immutable"}  # a link's c
 async def link_preview(link_id: str, request: Request) -> Response:
     """A PNG of the link's heatmaps, 1200 × 630, for link previews (OpenGraph, Twitter cards)."""
     settings, store = request.app.state.settings, request.app.state.store
-    png = await computed(request, lambda: links.preview_png(link_id, settings, store))
+
+    def kept() -> bytes | None:
+        links.find(link_id, store)  # an unknown id is refused here, without queueing
+        return store.get_preview(link_id)
+
+    png = await stored(request, kept)
+    if png is None:  # drawn once, in a compute slot: it runs the engine
+        png = await computed(request, lambda: links.preview_png(link_id, settings, store))
     return Response(png, media_type="image/png", headers=FOREVER)
 
 
@@ -58,11 +65,12 @@ async def link_preview(link_id: str, request: Request) -> Response:
 async def link_page(link_id: str, request: Request) -> HTMLResponse:
     """The page, showing the link's view, with OpenGraph and Twitter card tags for previews."""
     try:
-        state = await computed(request, lambda: links.find(link_id, request.app.state.store))
+        state = await stored(request, lambda: links.find(link_id, request.app.state.store))
     except Refusal as e:
         return templates.TemplateResponse(request, "missing.html", {"message": e.message}, status_code=404)
     settings, store = request.app.state.settings, request.app.state.store
-    title, description = await computed(request, lambda: links.shown(state, settings, store))
+    # The title only: no engine runs (a pinned model's version is looked up, or drawn if random).
+    title, description = await stored(request, lambda: links.shown(state, settings, store))
     base = str(request.base_url).rstrip("/")
     return templates.TemplateResponse(
         request,
