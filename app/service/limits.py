@@ -28,7 +28,7 @@ class Limits(BaseModel):
         16, ge=0, description="computations waiting for a compute slot; beyond, 503 at once"
     )
     compute_deadline_seconds: float = Field(
-        10.0, gt=0, description="longest a computation waits for a compute slot before it is refused (503)"
+        1.0, gt=0, description="longest a computation waits for a compute slot before it is refused (503)"
     )
     read_slots: int = Field(
         4, ge=1, description="threads for reads that compute nothing (links, previews kept)"

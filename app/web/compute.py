@@ -3,7 +3,8 @@
 Runs are CPU-bound Python: several at once only contend for the GIL, so they take turns in a few
 compute slots (GATESCOPE_COMPUTE_SLOTS) while the event loop keeps answering. The queue for a slot
 is bounded (GATESCOPE_MAX_QUEUED: beyond it, 503 at once), a computation waits at most
-GATESCOPE_COMPUTE_DEADLINE_SECONDS for its slot, and one whose client has closed the connection
+GATESCOPE_COMPUTE_DEADLINE_SECONDS for its slot (refused at once if the work ahead would likely
+take longer, by a running mean of how long computations take), and one whose client has closed the connection
 while it waited is never started.
 
 Work that has started runs to its end: a thread cannot be stopped safely from outside, and the
@@ -46,7 +47,9 @@ class ComputeQueue:
         self.threads = CapacityLimiter(slots)
         self.max_queued = max_queued
         self.deadline = deadline_seconds
-        self.seconds_each = 0.5  # a running mean of how long one computation takes, for Retry-After
+        # A running mean of how long one computation takes: for Retry-After, and to refuse at
+        # once what would wait past its deadline. It starts low so that a first burst is let in.
+        self.seconds_each = 0.05
 
     @property
     def waiting(self) -> int:
@@ -54,10 +57,13 @@ class ComputeQueue:
         the check in run() and joining the limiter's queue)."""
         return self.slots.statistics().tasks_waiting
 
-    def retry_after(self) -> int:
-        """Seconds until the queue ahead has likely drained, at least 1."""
+    def expected_wait(self) -> float:
+        """Seconds until the work queued and running now has likely drained."""
         ahead = self.waiting + self.slots.borrowed_tokens
-        return max(1, math.ceil(self.seconds_each * ahead / self.slots.total_tokens))
+        return self.seconds_each * ahead / self.slots.total_tokens
+
+    def retry_after(self) -> int:
+        return max(1, math.ceil(self.expected_wait()))
 
     async def run(self, work: Callable[[], T], receive: Receive) -> T:
         """`work()` in a worker thread once a slot is free; Busy if the queue is full, if the
@@ -67,6 +73,15 @@ class ComputeQueue:
             raise Busy(
                 f"the server is busy: {self.waiting} computations are waiting already, the most it "
                 f"queues (GATESCOPE_MAX_QUEUED); try again in {wait} s",
+                [],
+                retry_after=wait,
+            )
+        if self.slots.available_tokens == 0 and self.expected_wait() > self.deadline:
+            wait = self.retry_after()
+            raise Busy(
+                f"the server is busy: the work ahead would take about {self.expected_wait():.1f} s, "
+                f"longer than a computation may wait for a slot, {self.deadline:g} s "
+                f"(GATESCOPE_COMPUTE_DEADLINE_SECONDS); try again in {wait} s",
                 [],
                 retry_after=wait,
             )
