@@ -37,7 +37,7 @@ class Limits(BaseModel):
         16 * 1024, ge=1024, description="request headers, names and values in total"
     )
     links_per_minute: int = Field(60, ge=1, description="links one client address may create per minute")
-    uploads_per_minute: int = Field(10, ge=1, description="uploads one client address may make per minute")
+    uploads_per_minute: int = Field(30, ge=1, description="uploads one client address may make per minute")
     rate_limit_addresses: int = Field(
         10_000, ge=1, description="client addresses the rate limits remember (the least recent are forgotten)"
     )

@@ -12,7 +12,7 @@ from app.models import zoo
 from app.service import run, step
 from app.service.requests import RunRequest, StepRequest
 from app.service.store import Store
-from app.web import body, compute
+from app.web import body, compute, media
 from app.web.compute import ComputeQueue
 from app.web.encode import JSON
 from app.web.schemas import (
@@ -79,6 +79,7 @@ def body_of(schema: str) -> dict[str, Any]:
 
 async def answered(request: Request, schema: type[M], answer: Callable[[M, Settings, Store], Any]) -> JSON:
     """Read the body into its schema and compute the answer, in a worker thread, in a compute slot."""
+    media.require_json(request)
     raw = await request.body()
     settings, models = request.app.state.settings, request.app.state.store
     return await computed(request, lambda: JSON(answer(body.parse(raw, schema), settings, models)))

@@ -8,8 +8,9 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.refusal import Refusal
 from app.service import links
-from app.web import body
+from app.web import body, media
 from app.web.encode import JSON
+from app.web.ratelimit import client_address
 from app.web.routes.api import REFUSALS, computed, stored
 from app.web.routes.pages import templates
 
@@ -27,6 +28,8 @@ LINK_BODY = {
 async def create_link(request: Request) -> JSON:
     """Store a view state (the page URL's query keys) and answer its short link: {id, url, created,
     state}. The same state gives the same id; the state's model is pinned to its current weights."""
+    media.require_json(request)
+    request.app.state.link_limit.take(client_address(request))
     raw = await request.body()
     settings, store = request.app.state.settings, request.app.state.store
     links.check_size(raw, settings)
