@@ -33,6 +33,17 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorOut, "description": "request body too large"},
     422: {"model": ErrorOut, "description": "bad input: the message says what and where"},
 }
+# What endpoints that read a body and compute answer besides (app.web.media, app.web.compute),
+# and those that create something (app.web.ratelimit).
+COMPUTED: dict[int | str, dict[str, Any]] = {
+    **REFUSALS,
+    415: {"model": ErrorOut, "description": "a body of another media type than the endpoint reads"},
+    503: {"model": ErrorOut, "description": "busy: the compute queue is full; see Retry-After"},
+}
+CREATED: dict[int | str, dict[str, Any]] = {
+    **COMPUTED,
+    429: {"model": ErrorOut, "description": "too many from this client address; see Retry-After"},
+}
 
 
 async def computed(request: Request, work: Callable[[], T]) -> T:
@@ -85,14 +96,14 @@ async def answered(request: Request, schema: type[M], answer: Callable[[M, Setti
     return await computed(request, lambda: JSON(answer(body.parse(raw, schema), settings, models)))
 
 
-@router.post("/api/run", response_model=RunResponse, responses=REFUSALS, openapi_extra=body_of("RunRequest"))
+@router.post("/api/run", response_model=RunResponse, responses=COMPUTED, openapi_extra=body_of("RunRequest"))
 async def run_model(request: Request) -> JSON:
     """Run an LSTM over a sequence and answer every gate, cell and hidden state, per layer, as T×H."""
     return await answered(request, RunRequest, run.execute)
 
 
 @router.post(
-    "/api/step", response_model=StepResponse, responses=REFUSALS, openapi_extra=body_of("StepRequest")
+    "/api/step", response_model=StepResponse, responses=COMPUTED, openapi_extra=body_of("StepRequest")
 )
 async def explain_step(request: Request) -> JSON:
     """One step of a run, explained: each gate's parts and value per unit, and the cell update."""

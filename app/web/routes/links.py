@@ -11,7 +11,7 @@ from app.service import links
 from app.web import body, media
 from app.web.encode import JSON
 from app.web.ratelimit import client_address
-from app.web.routes.api import REFUSALS, computed, stored
+from app.web.routes.api import CREATED, REFUSALS, computed, stored
 from app.web.routes.pages import templates
 
 router = APIRouter()
@@ -24,7 +24,7 @@ LINK_BODY = {
 }
 
 
-@router.post("/api/links", responses=REFUSALS, openapi_extra=LINK_BODY)
+@router.post("/api/links", responses=CREATED, openapi_extra=LINK_BODY)
 async def create_link(request: Request) -> JSON:
     """Store a view state (the page URL's query keys) and answer its short link: {id, url, created,
     state}. The same state gives the same id; the state's model is pinned to its current weights."""

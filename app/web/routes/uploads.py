@@ -11,7 +11,7 @@ from app.service import uploads
 from app.web import media
 from app.web.encode import JSON
 from app.web.ratelimit import client_address
-from app.web.routes.api import REFUSALS, computed
+from app.web.routes.api import CREATED, computed
 from app.web.schemas import UploadOut
 
 
@@ -24,7 +24,7 @@ def multipart_within_the_rate_limit(request: Request) -> None:
 router = APIRouter(dependencies=[Depends(multipart_within_the_rate_limit)])
 
 
-@router.post("/api/models", response_model=UploadOut, responses=REFUSALS, status_code=200)
+@router.post("/api/models", response_model=UploadOut, responses=CREATED, status_code=200)
 async def upload_model(
     request: Request,
     weights: Annotated[
