@@ -29,14 +29,15 @@ INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.S)
 def swagger() -> tuple[str, str]:
     """FastAPI's Swagger UI page, its inline start-up script moved to /docs/init.js: the
     Content-Security-Policy (app.web.headers) runs no inline script."""
-    html = get_swagger_ui_html(
+    page = get_swagger_ui_html(
         openapi_url="/openapi.json",
         title="Gatescope API",
         swagger_js_url=f"{SWAGGER}/swagger-ui-bundle.js",
         swagger_css_url=f"{SWAGGER}/swagger-ui.css",
         swagger_favicon_url="/static/favicon.svg",
         swagger_ui_parameters={"validatorUrl": None},
-    ).body.decode()
+    )
+    html = bytes(page.body).decode()
     script = INLINE_SCRIPT.search(html)
     if script is None:
         raise RuntimeError("FastAPI's Swagger UI page has no inline script to move")
