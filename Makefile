@@ -28,8 +28,11 @@ chromium:
 	@test -x /usr/bin/chromium || { \
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }
 
+# uvicorn answers 503 itself beyond 200 connections and tasks; idle keep-alives close after 5 s.
+UVICORN_FLAGS ?=
 run: install
-	OPENBLAS_NUM_THREADS=1 $(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT)
+	OPENBLAS_NUM_THREADS=1 $(BIN)/uvicorn app.main:app --host $(HOST) --port $(PORT) \
+		--limit-concurrency 200 --timeout-keep-alive 5 $(UVICORN_FLAGS)
 
 # PostgreSQL's server from Debian: the storage tests start a throwaway cluster of their own.
 postgres:

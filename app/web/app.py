@@ -1,4 +1,5 @@
-"""Builds the ASGI app: routers, static files, error handlers, the body limit."""
+"""Builds the ASGI app: routers, static files, error handlers, the limits on headers and bodies,
+the security headers, the rate limits and the compute queue."""
 
 from __future__ import annotations
 
@@ -16,7 +17,10 @@ from app.service.links import LinkState
 from app.service.requests import RunRequest, StepRequest
 from app.service.store import Store
 from app.web import errors
+from app.web.compute import ComputeQueue
+from app.web.headers import HeaderLimit, SecurityHeaders
 from app.web.middleware import BodyLimit
+from app.web.ratelimit import RateLimit
 from app.web.routes import api, pages, uploads
 from app.web.routes import links as links_routes
 from app.web.settings import Settings, get_settings
@@ -29,9 +33,9 @@ log = logging.getLogger("gatescope")
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Requests run in parallel threads: a multi-threaded BLAS inside each only adds contention.
     threadpool_limits(limits=1)
-    # Runs are CPU-bound Python: several at once only contend for the GIL, so they queue for
-    # a few slots (GATESCOPE_COMPUTE_SLOTS) while the event loop keeps answering.
-    app.state.compute_slots = CapacityLimiter(app.state.settings.compute_slots)
+    s = app.state.settings
+    app.state.compute = ComputeQueue(s.compute_slots, s.max_queued, s.compute_deadline_seconds)
+    app.state.reads = CapacityLimiter(s.read_slots)
     yield
     app.state.store.close()
 
@@ -48,6 +52,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = Store(settings.data_dir, settings.database_url, settings.max_store_bytes)
+    app.state.link_limit = RateLimit(
+        settings.links_per_minute, settings.rate_limit_addresses, "new links", "GATESCOPE_LINKS_PER_MINUTE"
+    )
+    app.state.upload_limit = RateLimit(
+        settings.uploads_per_minute, settings.rate_limit_addresses, "uploads", "GATESCOPE_UPLOADS_PER_MINUTE"
+    )
     errors.install(app)
     app.include_router(api.router)
     app.include_router(uploads.router)
@@ -61,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # multipart framing around the file takes a little more than the file itself
         larger={"/api/models": settings.max_upload_bytes + 64 * 1024},
     )
+    app.add_middleware(HeaderLimit, max_bytes=settings.max_header_bytes)
+    app.add_middleware(SecurityHeaders)  # the last added is the outermost: on every answer above
     return app
 
 

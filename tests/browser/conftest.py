@@ -38,6 +38,11 @@ def browser() -> Iterator[Browser]:
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+        # Playwright evaluates string predicates (wait_for_function) with eval in the page, which
+        # the app's Content-Security-Policy forbids: every context bypasses it unless it says
+        # bypass_csp=False. The page under its policy: test_csp.py.
+        new_context = b.new_context
+        b.new_context = lambda **kw: new_context(**{"bypass_csp": True, **kw})  # type: ignore[method-assign]
         yield b
         b.close()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from anyio import to_thread
 from fastapi import APIRouter, FastAPI, Request
 from pydantic import BaseModel
 
@@ -13,7 +12,8 @@ from app.models import zoo
 from app.service import run, step
 from app.service.requests import RunRequest, StepRequest
 from app.service.store import Store
-from app.web import body
+from app.web import body, compute, media
+from app.web.compute import ComputeQueue
 from app.web.encode import JSON
 from app.web.openapi import ANY, BODY, COMPUTES, refusals
 from app.web.schemas import (
@@ -33,8 +33,14 @@ RUNS = refusals(*BODY, 404, *COMPUTES)
 
 
 async def computed(request: Request, work: Callable[[], T]) -> T:
-    """Run CPU-bound work in a worker thread, one compute slot at a time (see app.main)."""
-    return await to_thread.run_sync(work, limiter=request.app.state.compute_slots)
+    """Run CPU-bound work in a worker thread when a compute slot is free (see app.web.compute)."""
+    queue: ComputeQueue = request.app.state.compute
+    return await queue.run(work, request.receive)
+
+
+async def stored(request: Request, work: Callable[[], T]) -> T:
+    """Run a read that computes nothing in a thread of its own pool: it never waits behind runs."""
+    return await compute.read(request.app.state.reads, work)
 
 
 @router.get("/healthz", include_in_schema=False)
@@ -54,7 +60,8 @@ async def model(model_id: str, request: Request) -> JSON:
     """One model by id, listed or not (any random-h<H>-l<layers>-s<seed> works)."""
     settings = request.app.state.settings
     models = request.app.state.store
-    return await computed(request, lambda: JSON(run.model_info(run.find_model(model_id, settings, models))))
+    # No engine runs here: a random model's weights are drawn, an upload's are read from the store.
+    return await stored(request, lambda: JSON(run.model_info(run.find_model(model_id, settings, models))))
 
 
 def body_of(schema: str) -> dict[str, Any]:
@@ -69,6 +76,7 @@ def body_of(schema: str) -> dict[str, Any]:
 
 async def answered(request: Request, schema: type[M], answer: Callable[[M, Settings, Store], Any]) -> JSON:
     """Read the body into its schema and compute the answer, in a worker thread, in a compute slot."""
+    media.require_json(request)
     raw = await request.body()
     settings, models = request.app.state.settings, request.app.state.store
     return await computed(request, lambda: JSON(answer(body.parse(raw, schema), settings, models)))

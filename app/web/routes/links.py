@@ -8,10 +8,11 @@ from fastapi.responses import HTMLResponse, Response
 
 from app.refusal import Refusal
 from app.service import links
-from app.web import body
+from app.web import body, media
 from app.web.encode import JSON
 from app.web.openapi import ANY, BODY, COMPUTES, STORES, refusals
-from app.web.routes.api import computed
+from app.web.ratelimit import client_address
+from app.web.routes.api import computed, stored
 from app.web.routes.pages import templates
 from app.web.schemas import LinkGot, LinkOut
 
@@ -49,6 +50,8 @@ LINK_BODY = {
 async def create_link(request: Request) -> JSON:
     """Store a view state (the page URL's query keys) and answer its short link: {id, url, created,
     state}. The same state gives the same id; the state's model is pinned to its current weights."""
+    media.require_json(request)
+    request.app.state.link_limit.take(client_address(request))
     raw = await request.body()
     settings, store = request.app.state.settings, request.app.state.store
     links.check_size(raw, settings)
@@ -60,7 +63,7 @@ async def create_link(request: Request) -> JSON:
 @router.get("/api/links/{link_id}", response_model=LinkGot, responses=refusals(*ANY, 404, 422))
 async def get_link(link_id: str, request: Request) -> JSON:
     """A stored view state: {id, url, state}."""
-    state = await computed(request, lambda: links.find(link_id, request.app.state.store))
+    state = await stored(request, lambda: links.find(link_id, request.app.state.store))
     return JSON({"id": link_id, "url": f"/l/{link_id}", "state": state})
 
 
@@ -72,7 +75,14 @@ FOREVER = {"Cache-Control": "public, max-age=31536000, immutable"}  # a link's c
 async def link_preview(link_id: str, request: Request) -> Response:
     """A PNG of the link's heatmaps, 1200 × 630, for link previews (OpenGraph, Twitter cards)."""
     settings, store = request.app.state.settings, request.app.state.store
-    png = await computed(request, lambda: links.preview_png(link_id, settings, store))
+
+    def kept() -> bytes | None:
+        links.find(link_id, store)  # an unknown id is refused here, without queueing
+        return store.get_preview(link_id)
+
+    png = await stored(request, kept)
+    if png is None:  # drawn once, in a compute slot: it runs the engine
+        png = await computed(request, lambda: links.preview_png(link_id, settings, store))
     return Response(png, media_type="image/png", headers=FOREVER)
 
 
@@ -80,11 +90,12 @@ async def link_preview(link_id: str, request: Request) -> Response:
 async def link_page(link_id: str, request: Request) -> HTMLResponse:
     """The page, showing the link's view, with OpenGraph and Twitter card tags for previews."""
     try:
-        state = await computed(request, lambda: links.find(link_id, request.app.state.store))
+        state = await stored(request, lambda: links.find(link_id, request.app.state.store))
     except Refusal as e:
         return templates.TemplateResponse(request, "missing.html", {"message": e.message}, status_code=404)
     settings, store = request.app.state.settings, request.app.state.store
-    title, description = await computed(request, lambda: links.shown(state, settings, store))
+    # The title only: no engine runs (a pinned model's version is looked up, or drawn if random).
+    title, description = await stored(request, lambda: links.shown(state, settings, store))
     base = str(request.base_url).rstrip("/")
     return templates.TemplateResponse(
         request,

@@ -1,0 +1,36 @@
+"""What each endpoint that takes a body reads: JSON or multipart, said by Content-Type.
+
+Refusing every other type (text/plain, form bodies, none) is what keeps other web sites out: a
+browser sends those three cross-origin without asking, but application/json only after a CORS
+preflight, which this app never grants. Multipart is one of the three: another site's form can
+still post an upload, which is why uploads are rate-limited per address (app.web.ratelimit).
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from app.refusal import Unsupported
+
+
+def media_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+
+
+def require(request: Request, expected: str, example: str) -> None:
+    given = request.headers.get("content-type")
+    if media_type(request) != expected:
+        said = f"Content-Type {given!r}" if given else "no Content-Type"
+        raise Unsupported(
+            f"this endpoint reads {example}, sent with Content-Type: {expected}; the request has {said}",
+            ["header", "content-type"],
+            accepts=expected,
+        )
+
+
+def require_json(request: Request) -> None:
+    require(request, "application/json", "a JSON body")
+
+
+def require_multipart(request: Request) -> None:
+    require(request, "multipart/form-data", "a multipart form (the file field 'weights')")
