@@ -9,12 +9,16 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from app.refusal import Invalid
+from app.service import limits
+from app.service.limits import Limits
 from app.service.requests import validated
 
 M = TypeVar("M", bound=BaseModel)
 
 
-def parse(raw: bytes, schema: type[M]) -> M:
+def parse(raw: bytes, schema: type[M], s: Limits | None = None) -> M:
+    """The body as the schema; with limits, a sequence over the step limit is refused before the
+    (costly) validation of its steps."""
     if not raw.strip():
         raise Invalid(
             'the request body is empty: send a JSON object such as {"model": "counter", "text": "ab."}'
@@ -33,4 +37,6 @@ def parse(raw: bytes, schema: type[M]) -> M:
         raise Invalid("the request body is JSON nested too deeply to read", []) from None
     except ValueError as e:  # e.g. an integer of more digits than Python converts
         raise Invalid(f"the request body is not valid JSON: {e}", []) from None
+    if s is not None:
+        limits.check_steps_first(data, s)
     return validated(schema, data)

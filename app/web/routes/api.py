@@ -79,7 +79,7 @@ async def answered(request: Request, schema: type[M], answer: Callable[[M, Setti
     media.require_json(request)
     raw = await request.body()
     settings, models = request.app.state.settings, request.app.state.store
-    return await computed(request, lambda: JSON(answer(body.parse(raw, schema), settings, models)))
+    return await computed(request, lambda: JSON(answer(body.parse(raw, schema, settings), settings, models)))
 
 
 @router.post("/api/run", response_model=RunResponse, responses=RUNS, openapi_extra=body_of("RunRequest"))
