@@ -37,6 +37,10 @@ class Conflict(Refusal):
     """An id already taken by something else."""
 
 
+class Forbidden(Refusal):
+    """A request another web site's page made on its visitor's behalf."""
+
+
 class Unsupported(Refusal):
     """A body in a media type the endpoint does not read."""
 

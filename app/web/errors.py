@@ -13,7 +13,18 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.routing import Route
 
-from app.refusal import Busy, Conflict, Full, Invalid, NotFound, Refusal, TooLarge, TooMany, Unsupported
+from app.refusal import (
+    Busy,
+    Conflict,
+    Forbidden,
+    Full,
+    Invalid,
+    NotFound,
+    Refusal,
+    TooLarge,
+    TooMany,
+    Unsupported,
+)
 from app.service.requests import validation_error
 from app.web.encode import JSON
 
@@ -27,6 +38,7 @@ FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")  # what Sta
 STATUS: dict[type[Refusal], int] = {
     Invalid: 422,
     NotFound: 404,
+    Forbidden: 403,
     TooLarge: 413,
     Conflict: 409,
     Unsupported: 415,

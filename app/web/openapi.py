@@ -21,6 +21,7 @@ RETRY_AFTER = {
 
 WHY: dict[int, str] = {
     400: "a request the app cannot read: a Content-Length header that is not a number",
+    403: "a request another web site's page made (Sec-Fetch-Site: cross-site or same-site)",
     404: "it names a model, a model version or a link that is not there",
     409: "an id already taken by something else",
     413: "the body, the file or the link state is over its size limit (the message names the setting)",

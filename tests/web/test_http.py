@@ -126,6 +126,18 @@ def test_uploads_take_multipart_only(client) -> None:
     assert ok.status_code == 200, ok.text
 
 
+def test_an_upload_another_sites_page_posts_is_refused_and_stores_nothing(client) -> None:
+    """A form on another site can post multipart without a preflight; its browser says so."""
+    weights = save_numpy({"weight_ih_l0": np.ones((8, 2)), "weight_hh_l0": np.zeros((8, 2))})
+    form = {"files": {"weights": ("w.safetensors", weights)}, "data": {"vocab": "ab"}}
+    for site in ("cross-site", "same-site"):
+        r = client.post("/api/models", headers={"Sec-Fetch-Site": site}, **form)
+        assert_refused(r, 403, ["another web site's page", site], ["header", "sec-fetch-site"])
+    for site in ("same-origin", "none"):  # the page itself; a typed address or a bookmark
+        r = client.post("/api/models", headers={"Sec-Fetch-Site": site}, **form)
+        assert r.status_code == 200 and r.json()["created"] is (site == "same-origin"), r.text
+
+
 def test_request_headers_over_the_limit_are_refused_with_431(make_client) -> None:
     c = make_client()
     assert c.get("/healthz", headers={"x-big": "a" * 15_000}).status_code == 200

@@ -55,7 +55,7 @@ router = APIRouter(dependencies=[Depends(multipart_within_the_rate_limit)])
 @router.post(
     "/api/models",
     response_model=UploadOut,
-    responses=refusals(*BODY, *STORES, *COMPUTES),
+    responses=refusals(*BODY, 403, *STORES, *COMPUTES),
     status_code=200,
     openapi_extra=UPLOAD_FORM,
 )
