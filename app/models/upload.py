@@ -16,7 +16,7 @@ from app.models.versions import tensor_hash
 from app.refusal import Invalid
 
 # What an uploaded model's page promises: the reference each format is checked against by the
-# test suite (tests/test_uploads.py), and a bound on the largest difference it measured there.
+# test suite (tests/models/test_uploads.py), and a bound on the largest difference it measured there.
 PARITY = {
     "PyTorch": ("torch.nn.LSTM (torch 2.13.0, float64)", 1e-15),
     "Keras": (

@@ -189,8 +189,9 @@ RANDOM_LISTED = ("random-h8-l1-s0", "random-h32-l2-s0")
 
 # A random model is its id (H, layers, seed) and the generator that draws its weights, so a link
 # pins it by these rather than by a copy of the weights. A generator's output never changes
-# (tests/test_link_hardening.py freezes it): drawing weights differently, or a NumPy whose random stream
-# differs, needs a new version here, and the old one kept so that old links still show theirs.
+# (tests/service/test_link_hardening.py freezes it): drawing weights differently, or a NumPy
+# whose random stream differs, needs a new version here, and the old one kept so that old links
+# still show theirs.
 GENERATORS: dict[str, Callable[[int, int, int], dict[str, np.ndarray]]] = {
     "random-v1": lambda H, layers, seed: init_weights(len(ASCII_VOCAB), H, layers, seed),
 }

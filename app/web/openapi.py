@@ -2,7 +2,7 @@
 and the ErrorOut shape it answers with (RetryOut, with a Retry-After header, for refusals that end).
 
 Routes name their codes with `refusals(...)`; the reasons are written once, here. A code a route
-does not name must never be answered by it: tests/test_fuzz.py holds the app to that.
+does not name must never be answered by it: tests/web/test_fuzz.py holds the app to that.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from app.service import run
 from app.service.store import Store
 from app.web.compute import ComputeQueue
 from tests.servers import start_uvicorn, stop
-from tests.test_api import assert_refused
+from tests.web.test_api import assert_refused
 
 GENEROUS = 10  # seconds: what "at once" must beat by far, on a loaded machine
 

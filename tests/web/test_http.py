@@ -13,7 +13,7 @@ from safetensors.numpy import save as save_numpy
 
 from app.web.headers import CSP
 from tests.servers import start_uvicorn, stop
-from tests.test_api import assert_refused
+from tests.web.test_api import assert_refused
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "app" / "templates"
 SECURITY = {

@@ -10,7 +10,7 @@ from safetensors.numpy import save as save_numpy
 
 from app.refusal import TooMany
 from app.web.ratelimit import RateLimit
-from tests.test_api import assert_refused
+from tests.web.test_api import assert_refused
 
 
 class Clock:

@@ -14,7 +14,7 @@ import torch
 
 from app.engine.lstm import Intervention, InterventionError, forward
 from app.models import zoo
-from tests.test_lstm import assert_equals_torch, torch_model, torch_trace
+from tests.engine.test_lstm import assert_equals_torch, torch_model, torch_trace
 
 NAMES = ("i", "f", "g", "o", "c", "h")
 

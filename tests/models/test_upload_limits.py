@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from safetensors.numpy import save as save_numpy
 
-from tests.test_uploads import GOOD, VOCAB, npz_bytes, post_model, stored_count
+from tests.models.test_uploads import GOOD, VOCAB, npz_bytes, post_model, stored_count
 
 
 def compressed_npz(arrays: dict) -> bytes:

@@ -78,7 +78,7 @@ def test_a_pin_no_store_holds_is_refused_with_the_current_one(links_client):
 def test_uploaded_models_and_long_sequences_fit_in_a_link(links_client):
     from safetensors.numpy import save as save_numpy
 
-    from tests.test_uploads import post_model, torch_lstm
+    from tests.models.test_uploads import post_model, torch_lstm
 
     tensors = {k: v.numpy() for k, v in torch_lstm(3, 4, 1).state_dict().items()}
     up = post_model(links_client, save_numpy(tensors), vocab="ab.").json()["id"]

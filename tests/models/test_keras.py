@@ -10,7 +10,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")  # before keras is imported
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from tests.test_uploads import npz_bytes, post_model  # noqa: E402
+from tests.models.test_uploads import npz_bytes, post_model  # noqa: E402
 
 
 def keras_lstm(I: int, H: int, seed: int) -> keras.Model:

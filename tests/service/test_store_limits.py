@@ -15,8 +15,8 @@ from safetensors.numpy import save as save_numpy
 
 from app.models.versions import tensor_hash
 from app.service.store import MARK, Store
-from tests.test_upload_limits import compressed_npz
-from tests.test_uploads import GOOD, VOCAB, npz_bytes, post_model, torch_lstm
+from tests.models.test_upload_limits import compressed_npz
+from tests.models.test_uploads import GOOD, VOCAB, npz_bytes, post_model, torch_lstm
 
 
 def used_bytes(client) -> int:

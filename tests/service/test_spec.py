@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from app.refusal import Invalid
 from app.service import links, palette, spec
 
-SPEC = json.loads((Path(__file__).resolve().parents[1] / "app" / "static" / "spec.json").read_text())
+SPEC = json.loads((Path(__file__).resolve().parents[2] / "app" / "static" / "spec.json").read_text())
 
 
 @pytest.mark.parametrize("word", ["1e400", "-1e309", "٣", "１", "0x10", "Infinity", "nan"])

@@ -48,7 +48,7 @@ def test_creating_a_link_and_drawing_its_preview_look_the_model_up_once_each(cli
 def test_a_link_to_an_upload_at_its_pin_reads_it_once_and_hashes_it_once(client, counted):
     from safetensors.numpy import save as save_numpy
 
-    from tests.test_uploads import post_model, torch_lstm
+    from tests.models.test_uploads import post_model, torch_lstm
 
     tensors = {k: v.numpy() for k, v in torch_lstm(3, 4, 1).state_dict().items()}
     up = post_model(client, save_numpy(tensors), vocab="ab.").json()["id"]

@@ -17,7 +17,7 @@ from app.engine.lstm import forward
 from app.models import zoo
 from app.service import palette, preview
 
-SPEC_JSON = Path(__file__).resolve().parent.parent / "app" / "static" / "spec.json"
+SPEC_JSON = Path(__file__).resolve().parents[2] / "app" / "static" / "spec.json"
 COUNTER_TEXT = "a banana. an apple. aardvark"
 
 
