@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+import numpy as np
 from playwright.sync_api import Browser, Page
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,6 +20,47 @@ PHONE = {"width": 390, "height": 844}
 VIRIDIS_0 = (0x44, 0x01, 0x54)
 VIRIDIS_1 = (0xFD, 0xE7, 0x25)
 RDBU_WHITE = (0xF7, 0xF7, 0xF7)
+# Their stops as published, which the page spreads over 256 entries (see lut).
+VIRIDIS = [
+    "#440154",
+    "#482475",
+    "#414487",
+    "#355f8d",
+    "#2a788e",
+    "#21918c",
+    "#22a884",
+    "#44bf70",
+    "#7ad151",
+    "#bddf26",
+    "#fde725",
+]
+BLUE_RED = [
+    "#053061",
+    "#2166ac",
+    "#4393c3",
+    "#92c5de",
+    "#d1e5f0",
+    "#f7f7f7",
+    "#fddbc7",
+    "#f4a582",
+    "#d6604d",
+    "#b2182b",
+    "#67001f",
+]
+
+
+def lut(stops: list[str]) -> np.ndarray:
+    """A 256-entry colour table spread over the stops as heatmap.js does, rounding halves up as
+    JavaScript's Math.round does."""
+    rgb = np.array([[int(h[k : k + 2], 16) for k in (1, 3, 5)] for h in stops], dtype=np.float64)
+    out = np.zeros((256, 3), dtype=np.int64)
+    for k in range(256):
+        x = k / 255 * (len(rgb) - 1)
+        j = min(int(np.floor(x)), len(rgb) - 2)
+        w = x - j
+        out[k] = [int(np.floor(rgb[j][c] * (1 - w) + rgb[j + 1][c] * w + 0.5)) for c in range(3)]
+    return out
+
 
 SETTLED = "Number(document.body.dataset.settled ?? 0)"  # the runs the page has finished
 

@@ -9,8 +9,10 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.browser.helpers import (
+    VIRIDIS,
     api_run,
     assert_no_sideways_scroll,
+    lut,
     open_page,
     phone,
     query_of,
@@ -23,44 +25,6 @@ pytestmark = pytest.mark.browser
 TEXT_A = "ab.ab"
 TEXT_B = "abab.a"  # one step longer than A
 QUERY = f"model=counter&text={quote(TEXT_A)}&view=compare&text2={quote(TEXT_B)}&x2=f1"
-VIRIDIS = [
-    "#440154",
-    "#482475",
-    "#414487",
-    "#355f8d",
-    "#2a788e",
-    "#21918c",
-    "#22a884",
-    "#44bf70",
-    "#7ad151",
-    "#bddf26",
-    "#fde725",
-]
-BLUE_RED = [
-    "#053061",
-    "#2166ac",
-    "#4393c3",
-    "#92c5de",
-    "#d1e5f0",
-    "#f7f7f7",
-    "#fddbc7",
-    "#f4a582",
-    "#d6604d",
-    "#b2182b",
-    "#67001f",
-]
-
-
-def lut(stops: list[str]) -> np.ndarray:
-    """heatmap.js's 256-entry colour table."""
-    rgb = np.array([[int(h[k : k + 2], 16) for k in (1, 3, 5)] for h in stops], dtype=np.float64)
-    out = np.zeros((256, 3), dtype=np.int64)
-    for k in range(256):
-        x = k / 255 * (len(rgb) - 1)
-        j = min(int(np.floor(x)), len(rgb) - 2)
-        w = x - j
-        out[k] = [int(np.floor(rgb[j][c] * (1 - w) + rgb[j + 1][c] * w + 0.5)) for c in range(3)]
-    return out
 
 
 def expected_pixels(values: list, lo: float, hi: float, stops: list[str]) -> np.ndarray:

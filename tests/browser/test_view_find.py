@@ -13,10 +13,13 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.browser.helpers import (
+    BLUE_RED,
+    VIRIDIS,
     all_pixels,
     api_run,
     assert_no_sideways_scroll,
     canvas,
+    lut,
     open_page,
     phone,
     query_of,
@@ -31,48 +34,9 @@ pytestmark = pytest.mark.browser
 RESETS = "abaab.baaa.ab.aaaab"  # the reset-count model's example; '.' at steps 5, 10 and 13
 GATES = "figoch"
 
-# static/config.js's colour stops, and heatmap.js's way of spreading them over 256 entries.
-VIRIDIS = [
-    "#440154",
-    "#482475",
-    "#414487",
-    "#355f8d",
-    "#2a788e",
-    "#21918c",
-    "#22a884",
-    "#44bf70",
-    "#7ad151",
-    "#bddf26",
-    "#fde725",
-]
-BLUE_RED = [
-    "#053061",
-    "#2166ac",
-    "#4393c3",
-    "#92c5de",
-    "#d1e5f0",
-    "#f7f7f7",
-    "#fddbc7",
-    "#f4a582",
-    "#d6604d",
-    "#b2182b",
-    "#67001f",
-]
-
 
 def js_round(x: float) -> int:
     return math.floor(x + 0.5)
-
-
-def lut(stops: list[str]) -> np.ndarray:
-    rgb = [[int(h[k : k + 2], 16) for k in (1, 3, 5)] for h in stops]
-    out = np.zeros((256, 3), dtype=np.int64)
-    for k in range(256):
-        x = (k / 255) * (len(rgb) - 1)
-        j = min(math.floor(x), len(rgb) - 2)
-        w = x - j
-        out[k] = [js_round(rgb[j][ch] * (1 - w) + rgb[j + 1][ch] * w) for ch in range(3)]
-    return out
 
 
 LUTS = {
