@@ -7,7 +7,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,24 @@ def never_disconnects() -> Callable[[], Any]:
     return receive
 
 
+def run_alone(main: Callable[[], Awaitable[None]]) -> None:
+    """anyio.run in a thread of its own: the browser tests' Playwright keeps an event loop running
+    in the main thread for the whole session."""
+    failed: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            anyio.run(main)
+        except BaseException as e:  # re-raised in the test's own thread
+            failed.append(e)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if failed:
+        raise failed[0]
+
+
 # --- the queue itself -----------------------------------------------------------------------
 
 
@@ -51,7 +69,7 @@ def test_a_full_queue_refuses_at_once_with_retry_after() -> None:
         assert "GATESCOPE_MAX_QUEUED" in refused.value.message
         assert refused.value.retry_after >= 1 and refused.value.loc == []
 
-    anyio.run(main)
+    run_alone(main)
 
 
 def test_work_still_waiting_at_its_deadline_is_never_started() -> None:
@@ -69,7 +87,7 @@ def test_work_still_waiting_at_its_deadline_is_never_started() -> None:
         assert "0.2 s (GATESCOPE_COMPUTE_DEADLINE_SECONDS)" in refused.value.message
         assert await queue.run(lambda: "free again", never_disconnects()) == "free again"
 
-    anyio.run(main)
+    run_alone(main)
     assert ran == []
 
 
@@ -90,7 +108,7 @@ def test_work_that_would_wait_past_its_deadline_is_refused_at_once() -> None:
         assert "1 s (GATESCOPE_COMPUTE_DEADLINE_SECONDS)" in refused.value.message
         assert refused.value.retry_after == 3
 
-    anyio.run(main)
+    run_alone(main)
 
 
 def test_work_whose_client_left_while_it_waited_is_never_started() -> None:
@@ -113,7 +131,7 @@ def test_work_whose_client_left_while_it_waited_is_never_started() -> None:
             assert queue.waiting == 0
             release.set()
 
-    anyio.run(main)
+    run_alone(main)
     assert ran == []
 
 
