@@ -58,6 +58,7 @@ bench: install-test chromium
 	$(BIN)/python -m benchmarks.forward
 	$(BIN)/python -m benchmarks.serve
 	$(BIN)/python -m benchmarks.redraw
+	$(BIN)/python -m benchmarks.queue
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache node_modules
