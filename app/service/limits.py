@@ -61,6 +61,15 @@ def check_steps(T: int, s: Limits, loc: list[str | int]) -> None:
         )
 
 
+def too_many_steps(s: Limits, loc: list[str | int]) -> Invalid:
+    """For a sequence found longer than the limit before all of it was read."""
+    return Invalid(
+        f"the sequence has more than {s.max_steps} steps, the limit (GATESCOPE_MAX_STEPS)",
+        loc,
+        limit=s.max_steps,
+    )
+
+
 def check_steps_first(data: Any, s: Limits) -> None:
     """Before a decoded body is validated: a sequence over the step limit is refused from its
     length alone, since validating a million steps would cost seconds."""

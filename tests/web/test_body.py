@@ -25,7 +25,7 @@ def test_a_million_steps_are_refused_from_their_count_before_any_step_is_validat
     r = client.post("/api/run", content=raw, headers={"Content-Type": "application/json"})
     seconds = time.perf_counter() - started
     assert r.status_code == 422, r.text
-    assert r.json()["error"] == "the sequence has 1000000 steps; the limit is 2000 (GATESCOPE_MAX_STEPS)"
+    assert r.json()["error"] == "the sequence has more than 2000 steps, the limit (GATESCOPE_MAX_STEPS)"
     assert r.json()["loc"] == ["inputs"]
     print(f"refused in {seconds:.3f} s")
 
