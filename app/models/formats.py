@@ -227,6 +227,10 @@ def _safetensors(raw: bytes, max_tensors: int) -> list[Header]:
                 ["weights", name],
             )
         kind = spec["dtype"]
+        if not isinstance(kind, str):
+            raise Invalid(
+                f"tensor {name!r} has a dtype that is not a name: {kind!r}; {SAVE_AS}", ["weights", name]
+            )
         if kind in REFUSED_SAFETENSORS:
             raise Invalid(
                 f"tensor {name!r} is {kind} ({REFUSED_SAFETENSORS[kind]}); {SAVE_AS}",

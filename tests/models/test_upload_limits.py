@@ -235,6 +235,8 @@ def test_tensors_that_are_not_real_numbers_are_refused_naming_tensor_and_dtype(c
         ("F8_E4M3", "tensor 'bias_hh_l0' is F8_E4M3 (float8, which Gatescope does not read); "),
         ("C64", "tensor 'bias_hh_l0' is C64 (complex: an LSTM's weights are real numbers); "),
         ("Q4", "tensor 'bias_hh_l0' has an unknown dtype 'Q4'; "),
+        (["F64"], "tensor 'bias_hh_l0' has a dtype that is not a name: ['F64']; "),
+        ({"F64": 1}, "tensor 'bias_hh_l0' has a dtype that is not a name: {'F64': 1}; "),
     ],
 )
 def test_safetensors_dtypes_that_are_not_read_are_refused_naming_the_tensor(client, dtype, words):
