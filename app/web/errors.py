@@ -27,6 +27,7 @@ from app.refusal import (
 )
 from app.service.requests import validation_error
 from app.web.encode import JSON
+from app.web.headers import SECURITY
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,12 @@ async def _http_error(request: Request, exc: Exception) -> JSON:
 async def _unexpected(request: Request, exc: Exception) -> JSON:
     # Never meant to happen: logged with its traceback, answered in the same JSON shape.
     log.exception("unhandled error on %s %s", request.method, request.url.path)
-    return JSON({"error": "an internal error occurred; it has been logged", "loc": []}, status_code=500)
+    # Starlette answers this outside every middleware, SecurityHeaders too: the headers go here.
+    return JSON(
+        {"error": "an internal error occurred; it has been logged", "loc": []},
+        status_code=500,
+        headers={name.decode(): value.decode() for name, value in SECURITY},
+    )
 
 
 def install(app: FastAPI) -> None:

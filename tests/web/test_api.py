@@ -752,6 +752,8 @@ def test_an_unexpected_failure_is_answered_as_json_and_logged(client, monkeypatc
     r = post(client, {"model": "counter", "text": "a"})
     assert r.status_code == 500
     assert r.json() == {"error": "an internal error occurred; it has been logged", "loc": []}
+    assert "script-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers["x-content-type-options"] == "nosniff"
     assert "boom" in caplog.text
     monkeypatch.undo()
     assert post(client, {"model": "counter", "text": "a"}).status_code == 200
