@@ -2,6 +2,7 @@
 the engine itself is app.engine.lstm."""
 
 from app.engine.lstm import (
+    GATE_SCALE,
     GATES,
     Intervention,
     InterventionError,
@@ -16,6 +17,7 @@ from app.engine.lstm import (
 )
 
 __all__ = [
+    "GATE_SCALE",
     "GATES",
     "Intervention",
     "InterventionError",

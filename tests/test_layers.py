@@ -74,3 +74,19 @@ def test_the_engine_loads_without_the_web_framework():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=APP.parent
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_app_lstm_keeps_every_public_name_it_had():
+    import app.lstm
+
+    public = [
+        "GATES",
+        "GATE_SCALE",
+        "WeightError",
+        "InterventionError",
+        "Intervention",
+        "Shape",
+        "LayerTrace",
+    ]
+    public += ["shape_of", "forward", "check_interventions", "keras_to_torch", "init_weights"]
+    assert [name for name in public if not hasattr(app.lstm, name)] == []

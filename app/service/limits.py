@@ -75,10 +75,11 @@ def check_steps_first(data: Any, s: Limits) -> None:
     length alone, since validating a million steps would cost seconds."""
     if not isinstance(data, dict):
         return
-    text, inputs = data.get("text"), data.get("inputs")  # a link's "inputs" is typed text: not steps
-    for key, value in (("text", text if isinstance(text, str) else ""), ("inputs", inputs)):
-        if isinstance(value, str | list) and len(value) > s.max_steps:
-            check_steps(len(value), s, [key])
+    text, inputs = data.get("text"), data.get("inputs")
+    if isinstance(text, str) and len(text) > s.max_steps:
+        check_steps(len(text), s, ["text"])
+    if isinstance(inputs, list) and len(inputs) > s.max_steps:  # typed text (a link's) is no steps
+        check_steps(len(inputs), s, ["inputs"])
 
 
 def check_size(H: int, layers: int, s: Limits, loc: list[str | int], input_size: int = 0) -> None:

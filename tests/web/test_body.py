@@ -43,3 +43,10 @@ def test_a_links_typed_numbers_are_not_counted_as_steps_by_their_characters(make
     assert r.status_code == 200, r.text
     r = client.post("/api/links", json={"model": "gated-sum", "inputs": "0.5 1 -1 2"})
     assert r.status_code == 422 and "4 steps; the limit is 3" in r.json()["error"]
+
+
+def test_a_string_of_inputs_is_not_counted_as_steps(make_client):
+    client = make_client(max_steps=3)
+    r = client.post("/api/run", json={"model": "gated-sum", "inputs": "0.5 1 -1 2"})
+    assert r.status_code == 422 and r.json()["loc"] == ["inputs"]
+    assert "steps" not in r.json()["error"] and "valid list" in r.json()["error"], r.json()
