@@ -99,10 +99,13 @@ class ComputeQueue:
             )
         start = time.perf_counter()
         try:
-            return await to_thread.run_sync(work, limiter=self.threads)
+            result = await to_thread.run_sync(work, limiter=self.threads)
         finally:
             self.slots.release()
-            self.seconds_each = 0.8 * self.seconds_each + 0.2 * (time.perf_counter() - start)
+        # Only what was computed counts: a burst of cheap refusals (a 422 raised at once) must not
+        # make the work ahead look quick.
+        self.seconds_each = 0.8 * self.seconds_each + 0.2 * (time.perf_counter() - start)
+        return result
 
     async def _slot(self, receive: Receive) -> str:
         """'slot' (held: release it), 'late' or 'gone', whichever comes first."""

@@ -275,3 +275,16 @@ def test_a_preview_whose_client_left_while_it_waited_is_never_drawn(tmp_path: Pa
         store.close()
     finally:
         stop(proc)
+
+
+def test_refused_work_does_not_make_the_work_ahead_look_quick() -> None:
+    async def main() -> None:
+        queue = ComputeQueue(slots=1, max_queued=16, deadline_seconds=1)
+        await queue.run(lambda: time.sleep(0.3), never_disconnects())
+        measured = queue.seconds_each
+        for _ in range(20):
+            with pytest.raises(ValueError):
+                await queue.run(lambda: int("not a number"), never_disconnects())
+        assert queue.seconds_each == measured
+
+    run_alone(main)
