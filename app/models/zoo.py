@@ -198,6 +198,14 @@ GENERATORS: dict[str, Callable[[int, int, int], dict[str, np.ndarray]]] = {
 RANDOM_GENERATOR = "random-v1"  # what new random models are drawn with
 
 
+def random_title(H: int, layers: int, seed: int) -> str:
+    return f"Random LSTM (H={H}, {layers} layer{'s' if layers > 1 else ''}, seed {seed})"
+
+
+def upload_title(info: dict) -> str:
+    return info.get("name") or "Uploaded model"
+
+
 def random_model(model_id: str, generator: str | None = None) -> Model:
     """A random character LSTM with PyTorch's default initialisation; its id holds H, layers, seed.
     `generator`: the version that draws the weights (None: the current one). KeyError for an id
@@ -211,7 +219,7 @@ def random_model(model_id: str, generator: str | None = None) -> Model:
         raise KeyError(model_id)
     return Model(
         id=model_id,
-        title=f"Random LSTM (H={H}, {L} layer{'s' if L > 1 else ''}, seed {seed})",
+        title=random_title(H, L, seed),
         description=(
             "Untrained: every weight drawn from U(−1/√H, 1/√H), as torch.nn.LSTM initialises "
             "them. Its gates hover around 0.5 and mean nothing yet — the baseline that trained "
@@ -297,7 +305,7 @@ def from_upload(model_id: str, info: dict, weights: dict[str, np.ndarray], parit
     size = len(vocab) if vocab is not None else int(info["input_size"])
     return Model(
         id=model_id,
-        title=info.get("name") or "Uploaded model",
+        title=upload_title(info),
         description=f"Uploaded {info.get('source', 'LSTM')} weights ({info.get('file', 'file')}).",
         hint="Your own model: look for units whose forget gate opens and closes with the input.",
         weights=weights,

@@ -8,6 +8,7 @@ so creating a link twice stores nothing new.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import keyword
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import ConfigDict, Field, create_model, field_validator
 
 from app.models import zoo
-from app.refusal import Conflict, Invalid, NotFound, Refusal, TooLarge
+from app.refusal import Conflict, Full, Invalid, NotFound, Refusal, TooLarge
 from app.service import limits, pins, preview, resolve, run, spec
 from app.service.limits import Limits
 from app.service.requests import RunRequest, validated
@@ -238,12 +239,20 @@ def find(lid: str, store: Store) -> dict[str, Any]:
     return state
 
 
-def shown(state: dict[str, Any], s: Limits, store: Store) -> tuple[str, str]:
+def title_of(model_id: str, store: Store) -> str:
+    """A model's title, read without its weights: /l/<id> is a read that computes nothing."""
+    if model_id in zoo.BUILT:
+        return zoo.BUILT[model_id].title
+    match = zoo.RANDOM_ID.fullmatch(model_id)
+    if match is not None:
+        return zoo.random_title(*(int(g) for g in match.groups()))
+    info = store.get_info(model_id) if model_id.startswith("up-") else None
+    return model_id if info is None else zoo.upload_title(info)
+
+
+def shown(state: dict[str, Any], store: Store) -> tuple[str, str]:
     """The title and description a link preview shows (plain text: the template escapes it)."""
-    try:
-        title = resolve.find_model(state["model"], s, store, state.get("pin")).title
-    except Refusal:
-        title = state["model"]
+    title = title_of(state["model"], store)
     sequence: str = state.get("text") or state.get("inputs") or ""
     shown = sequence.replace("\n", " ⏎ ")
     shown = shown if len(shown) <= 80 else shown[:79] + "…"
@@ -274,5 +283,6 @@ def preview_png(link_id: str, s: Limits, store: Store) -> bytes:
         {k: getattr(trace, k) for k in "ifgoch"},
         pinned,
     )
-    store.put_preview(link_id, png)
+    with contextlib.suppress(Full):  # a full store keeps no more previews: drawn again next time
+        store.put_preview(link_id, png)
     return png

@@ -6,7 +6,8 @@ The embedded SQLite database (WAL mode) under GATESCOPE_DATA_DIR is the default;
 its own connection and transaction, so the store is safe from the worker threads that serve
 requests, and from several processes. Tensors are kept as safetensors bytes, in their own dtype
 (the narrowest float that holds a float64 tensor exactly), zlib-compressed: nothing is pickled.
-Models and links are refused (app.refusal.Full) once the store reaches GATESCOPE_MAX_STORE_BYTES.
+Models, links and previews are refused (app.refusal.Full) once the store reaches
+GATESCOPE_MAX_STORE_BYTES.
 """
 
 from __future__ import annotations
@@ -181,7 +182,8 @@ class Store:
         return None if raw is None else json.loads(raw)
 
     def put_preview(self, link_id: str, png: bytes) -> None:
-        self._insert("previews", "id, png", (link_id, png))
+        """Keep a link's preview; Full if the store is."""
+        self._insert("previews", "id, png", (link_id, png), bounded=True)
 
     def get_preview(self, link_id: str) -> bytes | None:
         raw = self._get("previews", "png", link_id)

@@ -193,3 +193,13 @@ def test_the_store_size_is_asked_of_the_database(database_url, tmp_path):
         assert store.size() - before >= 1_000_000  # 200,000 float64 that do not compress
     finally:
         store.close()
+
+
+def test_a_full_store_still_draws_a_links_preview_but_keeps_it_no_more(make_client, tmp_path):
+    c = make_client()
+    link = c.post("/api/links", json={"model": "counter", "text": "ab. a"}).json()
+    full = make_client(data_dir=c.app.state.settings.data_dir, max_store_bytes=c.app.state.store.size())
+    for _ in range(2):  # drawn each time: nothing is kept past the limit
+        r = full.get(f"/l/{link['id']}.png")
+        assert r.status_code == 200 and r.content.startswith(b"\x89PNG")
+        assert full.app.state.store.get_preview(link["id"]) is None

@@ -93,9 +93,9 @@ async def link_page(link_id: str, request: Request) -> HTMLResponse:
         state = await stored(request, lambda: links.find(link_id, request.app.state.store))
     except Refusal as e:
         return templates.TemplateResponse(request, "missing.html", {"message": e.message}, status_code=404)
-    settings, store = request.app.state.settings, request.app.state.store
-    # The title only: no engine runs (a pinned model's version is looked up, or drawn if random).
-    title, description = await stored(request, lambda: links.shown(state, settings, store))
+    store = request.app.state.store
+    # The title only, read without any weights: nothing is computed or drawn.
+    title, description = await stored(request, lambda: links.shown(state, store))
     base = str(request.base_url).rstrip("/")
     return templates.TemplateResponse(
         request,
