@@ -288,3 +288,19 @@ def test_refused_work_does_not_make_the_work_ahead_look_quick() -> None:
         assert queue.seconds_each == measured
 
     run_alone(main)
+
+
+def test_a_models_info_waits_for_the_compute_queue_only_when_its_weights_must_be_drawn(client) -> None:
+    queued: list[str] = []
+    queue = client.app.state.compute
+    original = queue.run
+
+    async def recording(work, receive):
+        queued.append("queued")
+        return await original(work, receive)
+
+    queue.run = recording
+    assert client.get("/api/models/counter").json()["hidden_size"] == 4
+    assert queued == []  # in memory: a read
+    assert client.get("/api/models/random-h32-l2-s5").json()["hidden_size"] == 32
+    assert queued == ["queued"]

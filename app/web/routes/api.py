@@ -60,8 +60,13 @@ async def model(model_id: str, request: Request) -> JSON:
     """One model by id, listed or not (any random-h<H>-l<layers>-s<seed> works)."""
     settings = request.app.state.settings
     models = request.app.state.store
-    # No engine runs here: a random model's weights are drawn, an upload's are read from the store.
-    return await stored(request, lambda: JSON(run.model_info(run.find_model(model_id, settings, models))))
+
+    def info() -> JSON:
+        return JSON(run.model_info(run.find_model(model_id, settings, models)))
+
+    # A built-in model is in memory: a read. A random one's weights are drawn (random-h512-l4 takes
+    # 0.1 s) and an upload's read from the store: work, which waits its turn like a run.
+    return await (stored if model_id in zoo.BUILT else computed)(request, info)
 
 
 def body_of(schema: str) -> dict[str, Any]:
