@@ -21,20 +21,54 @@ export function runBody(info, { typed, pin = null, whatIfs = [], extra = {} }) {
 
 // A few answers at most: a run of 1000 steps × 256 units is tens of megabytes in the page.
 const LIMIT = 4;
-const kept = new Map(); // JSON of the body -> promise of the answer, the most recently used last
+// JSON of the body -> {answer, controller, waiting}, the most recently used last. `waiting` counts
+// the callers still waiting for the answer; the request is aborted only when the last has left.
+const kept = new Map();
 
-// The answer to `body`, asked once; signal (optional) aborts the request while it is the only one
-// that asked. A refusal or an abort is not kept: asking again asks the server again.
+// The answer to `body`, asked once however many ask. signal (optional) aborts this caller's wait:
+// its promise rejects with an AbortError, the others' do not, and the request itself is aborted
+// (so that the server may drop it) once nobody waits for it. A refusal or an abort is not kept:
+// asking again asks the server again.
 export function cachedRun(body, signal) {
   const key = JSON.stringify(body);
-  let answer = kept.get(key);
-  if (answer) {
+  let entry = kept.get(key);
+  if (entry) {
     kept.delete(key);
   } else {
-    answer = run(body, signal);
-    answer.catch(() => kept.get(key) === answer && kept.delete(key));
+    const controller = new AbortController();
+    entry = { answer: run(body, controller.signal), controller, waiting: 0 };
+    const mine = entry;
+    entry.answer.catch(() => kept.get(key) === mine && kept.delete(key));
     if (kept.size >= LIMIT) kept.delete(kept.keys().next().value);
   }
-  kept.set(key, answer);
-  return answer;
+  kept.set(key, entry);
+  return waitFor(entry, signal);
+}
+
+function waitFor(entry, signal) {
+  entry.waiting += 1;
+  return new Promise((resolve, reject) => {
+    let waiting = true;
+    const leave = () => {
+      if (!waiting) return false; // left already: by an abort, or when the answer came
+      waiting = false;
+      entry.waiting -= 1;
+      signal?.removeEventListener("abort", abort);
+      return true;
+    };
+    const abort = () => {
+      if (!leave()) return;
+      if (entry.waiting === 0) entry.controller.abort(); // nobody waits now; a settled request ignores it
+      reject(new DOMException("the run was no longer wanted", "AbortError"));
+    };
+    if (signal?.aborted) {
+      abort();
+      return;
+    }
+    signal?.addEventListener("abort", abort, { once: true });
+    entry.answer.then(
+      (answer) => leave() && resolve(answer),
+      (err) => leave() && reject(err),
+    );
+  });
 }

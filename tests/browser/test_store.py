@@ -54,3 +54,31 @@ def test_back_to_a_run_seen_before_draws_it_without_asking_the_server(page: Page
     assert page.input_value("#sequence") == "a.a"
     assert all_pixels(page) == first
     assert len(asked) == 1, [r.post_data for r in asked]  # no second request: the cache answered
+
+
+# Two callers of one cached run: the first gives up, the second still gets its answer; when every
+# caller has given up, the request itself is aborted.
+SHARED_RUN = """async () => {
+  const { cachedRun } = await import('/static/runs.js');
+  const outcome = (p) => p.then((a) => 'answer ' + a.hidden_size, (e) => e.name);
+  const first = new AbortController();
+  const a = cachedRun({ model: 'counter', text: 'shared' }, first.signal);
+  const b = cachedRun({ model: 'counter', text: 'shared' });
+  first.abort();
+  const both = [new AbortController(), new AbortController()];
+  const c = cachedRun({ model: 'counter', text: 'nobody' }, both[0].signal);
+  const d = cachedRun({ model: 'counter', text: 'nobody' }, both[1].signal);
+  both[0].abort();
+  both[1].abort();
+  return Promise.all([outcome(a), outcome(b), outcome(c), outcome(d)]);
+}"""
+
+
+def test_one_caller_giving_up_a_shared_run_leaves_the_others_their_answer(page: Page) -> None:
+    open_page(page, "model=counter&text=a")
+    failed: list[str] = []
+    page.on("requestfailed", lambda r: failed.append(r.post_data or ""))
+    assert page.evaluate(SHARED_RUN) == ["AbortError", "answer 4", "AbortError", "AbortError"]
+    page.wait_for_timeout(200)
+    assert [body for body in failed if "nobody" in body]  # the request nobody waited for was aborted
+    assert not [body for body in failed if "shared" in body]
