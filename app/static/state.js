@@ -3,14 +3,17 @@
 
 import SPEC from "./spec.json" with { type: "json" };
 
-// How a key's value is read from the query and written back; a value that cannot be read is absent.
-const TYPES = {
-  integer: { read: (s) => (/^[0-9]{1,6}$/.test(s) ? Number(s) : null), write: (v) => String(v) },
-  string: { read: (s) => s, write: (v) => v },
-};
+// How a key's value is read from the query and written back; a value that cannot be read, or an
+// integer outside the spec's range for its key (as a share link would refuse it), is absent.
+function typeOf(k) {
+  if (k.type === "string") return { read: (s) => s, write: (v) => v };
+  const [low, high] = [k.minimum ?? 0, k.maximum ?? Number.MAX_SAFE_INTEGER];
+  const read = (s) => (/^[0-9]{1,16}$/.test(s) && Number(s) >= low && Number(s) <= high ? Number(s) : null);
+  return { read, write: (v) => String(v) };
+}
 
 // key: the query parameter; the state property has the same name. Absent means null.
-export const PROPS = SPEC.state.keys.map((k) => ({ key: k.key, type: TYPES[k.type] }));
+export const PROPS = SPEC.state.keys.map((k) => ({ key: k.key, type: typeOf(k) }));
 
 // What the page shows for a key that is absent, where the spec names one (model, gate, by, gate2).
 export const DEFAULTS = Object.fromEntries(

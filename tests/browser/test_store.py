@@ -82,3 +82,19 @@ def test_one_caller_giving_up_a_shared_run_leaves_the_others_their_answer(page: 
     page.wait_for_timeout(200)
     assert [body for body in failed if "nobody" in body]  # the request nobody waited for was aborted
     assert not [body for body in failed if "shared" in body]
+
+
+def test_the_page_reads_every_whole_number_a_share_link_takes_and_no_other(page: Page) -> None:
+    open_page(page, "model=counter&text=a")
+    read = page.evaluate(
+        "async (q) => { const { readUrl } = await import('/static/state.js'); return readUrl(q); }",
+        "?t=1000000&from=999999&unit=1000001&top=0&layer=-1&span=1-2",
+    )
+    assert (read["t"], read["from"], read["unit"], read["top"], read["layer"]) == (
+        1000000,
+        999999,
+        None,
+        None,
+        None,
+    )
+    assert read["span"] == "1-2"
