@@ -54,29 +54,15 @@ def accept(
         raise Invalid("give either 'vocab' (the characters, in one-hot order) or 'input_size'", [])
     plan = upload.plan(formats.read_headers(raw, s.max_upload_bytes * 4, s.max_upload_tensors))
     declared = plan.declared_shape()
+    described = None
     if declared is not None:  # None: the names or shapes are off, and load says how
         H, layers, I = declared
         limits.check_size(H, layers, s, ["weights"], input_size=I)
+        described = _described(vocab, input_size, gate_activation, (4 * H, I))  # before any array
     upload.check_sizes(plan, largest_tensor(s))
     weights, native = upload.load(plan, forget_bias, MAX_ABS)
-    I = weights["weight_ih_l0"].shape[1]
-    described: dict[str, Any] = {"gate_activation": gate_activation}
-    if vocab is not None:
-        described["vocab"] = _vocabulary(vocab)
-        if len(described["vocab"]) != I:
-            raise Invalid(
-                f"vocab has {len(described['vocab'])} characters but the weights take "
-                f"{I} inputs per step (weight_ih_l0 is {tuple(weights['weight_ih_l0'].shape)})",
-                ["vocab"],
-            )
-    else:
-        described["input_size"] = input_size
-        if input_size != I:
-            raise Invalid(
-                f"input_size is {input_size} but the weights take {I} inputs per step "
-                f"(weight_ih_l0 is {tuple(weights['weight_ih_l0'].shape)})",
-                ["input_size"],
-            )
+    if described is None:
+        described = _described(vocab, input_size, gate_activation, weights["weight_ih_l0"].shape)
     model_id = upload.content_id(weights, described)
     info = {**described, "name": name, "file": filename, "forget_bias": forget_bias, "source": plan.source}
     created = models.put_model(model_id, info, native)
@@ -84,6 +70,31 @@ def accept(
         info = models.get_info(model_id) or info
     model = upload.as_model(model_id, info, weights)
     return {"id": model_id, "url": f"/?model={model_id}", "created": created, "model": run.model_info(model)}
+
+
+def _described(
+    vocab: str | None, input_size: int | None, gate_activation: str, first: tuple[int, ...]
+) -> dict[str, Any]:
+    """The input description, checked against weight_ih_l0's shape `first` (4H, I)."""
+    I = first[1]
+    described: dict[str, Any] = {"gate_activation": gate_activation}
+    if vocab is not None:
+        described["vocab"] = _vocabulary(vocab)
+        if len(described["vocab"]) != I:
+            raise Invalid(
+                f"vocab has {len(described['vocab'])} characters but the weights take "
+                f"{I} inputs per step (weight_ih_l0 is {tuple(first)})",
+                ["vocab"],
+            )
+    else:
+        described["input_size"] = input_size
+        if input_size != I:
+            raise Invalid(
+                f"input_size is {input_size} but the weights take {I} inputs per step "
+                f"(weight_ih_l0 is {tuple(first)})",
+                ["input_size"],
+            )
+    return described
 
 
 def largest_tensor(s: Limits) -> int:

@@ -348,3 +348,13 @@ def test_a_re_upload_answers_the_name_the_store_keeps(client):
     assert again["id"] == first["id"] and again["created"] is False
     assert again["model"]["title"] == "first name" == first["model"]["title"]
     assert client.get(f"/api/models/{first['id']}").json()["title"] == "first name"
+
+
+def test_a_vocabulary_of_the_wrong_length_is_refused_before_any_array_is_read(client, monkeypatch):
+    from app.models import upload
+
+    monkeypatch.setattr(upload, "load", lambda *a: pytest.fail("the arrays were read"))
+    for form, loc in [({"vocab": VOCAB + "xyz"}, "vocab"), ({"input_size": "9"}, "input_size")]:
+        r = post_model(client, save_numpy(GOOD), **form)
+        assert r.status_code == 422 and r.json()["loc"] == [loc], r.text
+        assert f"the weights take {len(VOCAB)} inputs per step (weight_ih_l0 is (8, 5))" in r.json()["error"]
