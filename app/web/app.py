@@ -19,7 +19,7 @@ from app.service.store import Store
 from app.web import errors
 from app.web.compute import ComputeQueue
 from app.web.headers import HeaderLimit, SecurityHeaders
-from app.web.middleware import BodyLimit
+from app.web.middleware import BodyLimit, UploadGate
 from app.web.ratelimit import RateLimit
 from app.web.routes import api, pages, uploads
 from app.web.routes import links as links_routes
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # multipart framing around the file takes a little more than the file itself
         larger={"/api/models": settings.max_upload_bytes + 64 * 1024},
     )
+    app.add_middleware(UploadGate, path="/api/models")  # outside BodyLimit: before any body is read
     app.add_middleware(HeaderLimit, max_bytes=settings.max_header_bytes)
     app.add_middleware(SecurityHeaders)  # the last added is the outermost: on every answer above
     return app

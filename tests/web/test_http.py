@@ -165,3 +165,23 @@ def test_uvicorn_serving_the_app_refuses_a_1_mb_header_too(tmp_path) -> None:
         assert "GATESCOPE_MAX_HEADER_BYTES" in answer
     finally:
         stop(proc)
+
+
+def test_an_upload_is_judged_by_its_headers_before_its_form_is_read(make_client) -> None:
+    c = make_client(uploads_per_minute=1)
+    broken = {
+        "content": b"--x\r\nnot a part at all",
+        "headers": {"Content-Type": "multipart/form-data; boundary=x"},
+    }
+    r = c.post("/api/models", **broken)
+    assert r.status_code == 422 and r.json()["loc"] == [], r.text  # read: the form is malformed
+    # the same broken form, from another site's page, or past the rate limit: never read
+    cross = c.post(
+        "/api/models",
+        content=broken["content"],
+        headers={**broken["headers"], "Sec-Fetch-Site": "cross-site"},
+    )
+    assert cross.status_code == 403, cross.text
+    r = c.post("/api/models", **broken)
+    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1, r.text
+    assert r.headers["content-security-policy"]

@@ -4,23 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Request, UploadFile
 
 from app.refusal import TooLarge
 from app.service import uploads
-from app.web import media
 from app.web.encode import JSON
 from app.web.openapi import BODY, COMPUTES, STORES, refusals
-from app.web.ratelimit import client_address
 from app.web.routes.api import computed
 from app.web.schemas import UploadOut
-
-
-def multipart_within_the_rate_limit(request: Request) -> None:
-    """Before the form's fields are checked (FastAPI has parsed the form, bounded by BodyLimit)."""
-    media.require_multipart(request)
-    request.app.state.upload_limit.take(client_address(request))
-
 
 # What the form's schema cannot say from the handler's signature alone (see routes.api.SCHEMA_EXTRA):
 # exactly one of vocab and input_size. An empty form field counts as absent.
@@ -49,7 +40,7 @@ UPLOAD_FORM = {
     }
 }
 
-router = APIRouter(dependencies=[Depends(multipart_within_the_rate_limit)])
+router = APIRouter()  # the type, the site and the rate limit are checked first: middleware.UploadGate
 
 
 @router.post(
