@@ -13,7 +13,9 @@ from app.service.requests import RunRequest
 
 
 class Limits(BaseModel):
-    """Limits keep one request well under a second and its answer a few MB at most."""
+    """What one request may ask, and what the store may hold: these keep one request well under a
+    second and its answer a few MB at most. How the server serves (its queue, its rate limits,
+    its headers and bodies) is app.web.settings'."""
 
     max_steps: int = Field(2000, ge=1, description="longest sequence, in time steps")
     max_hidden: int = Field(512, ge=1, description="largest hidden size H")
@@ -25,28 +27,9 @@ class Limits(BaseModel):
         description="most numbers in one answer: T × H × layers × 6 arrays (14 with parts), "
         "float64 counting twice; about 20 MB of JSON",
     )
-    compute_slots: int = Field(1, ge=1, description="runs computed at once per process")
-    max_queued: int = Field(
-        16, ge=0, description="computations waiting for a compute slot; beyond, 503 at once"
-    )
-    compute_deadline_seconds: float = Field(
-        1.0, gt=0, description="longest a computation waits for a compute slot before it is refused (503)"
-    )
-    read_slots: int = Field(
-        4, ge=1, description="threads for reads that compute nothing (links, previews kept)"
-    )
-    max_header_bytes: int = Field(
-        16 * 1024, ge=1024, description="request headers, names and values in total"
-    )
-    links_per_minute: int = Field(60, ge=1, description="links one client address may create per minute")
-    uploads_per_minute: int = Field(30, ge=1, description="uploads one client address may make per minute")
-    rate_limit_addresses: int = Field(
-        10_000, ge=1, description="client addresses the rate limits remember (the least recent are forgotten)"
-    )
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="largest uploaded weights file")
     max_upload_tensors: int = Field(64, ge=1, description="most tensors (.npz members) in an uploaded file")
     max_store_bytes: int = Field(4 * 1024**3, ge=1, description="largest store; beyond it no model is kept")
-    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="largest request body")
     max_link_bytes: int = Field(64 * 1024, ge=1024, description="largest share-link state, as JSON")
 
 

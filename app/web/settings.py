@@ -10,9 +10,30 @@ from app.service.limits import Limits
 
 
 class Settings(Limits, BaseSettings):
-    """The store's place, and the limits (app.service.limits), each from GATESCOPE_<NAME>."""
+    """The store's place, the limits of a request (app.service.limits), and how the server serves,
+    each from GATESCOPE_<NAME>."""
 
     model_config = SettingsConfigDict(env_prefix="GATESCOPE_", populate_by_name=True)
+
+    compute_slots: int = Field(1, ge=1, description="runs computed at once per process")
+    max_queued: int = Field(
+        16, ge=0, description="computations waiting for a compute slot; beyond, 503 at once"
+    )
+    compute_deadline_seconds: float = Field(
+        1.0, gt=0, description="longest a computation waits for a compute slot before it is refused (503)"
+    )
+    read_slots: int = Field(
+        4, ge=1, description="threads for reads that compute nothing (links, previews kept)"
+    )
+    max_header_bytes: int = Field(
+        16 * 1024, ge=1024, description="request headers, names and values in total"
+    )
+    links_per_minute: int = Field(60, ge=1, description="links one client address may create per minute")
+    uploads_per_minute: int = Field(30, ge=1, description="uploads one client address may make per minute")
+    rate_limit_addresses: int = Field(
+        10_000, ge=1, description="client addresses the rate limits remember (the least recent are forgotten)"
+    )
+    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="largest request body")
 
     data_dir: Path = Path("./data")
     database_url: str | None = Field(
