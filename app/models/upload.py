@@ -120,15 +120,17 @@ def load(p: Plan, forget_bias: float, max_abs: float) -> tuple[dict[str, np.ndar
     data = {}
     for name, uploaded in p.names.items():
         a = p.headers[uploaded].read()
-        _check_magnitude(uploaded, a, max_abs)
+        check_magnitude(uploaded, a, max_abs)
         data[name] = a
     native = _convert(p, data, forget_bias, check_keras=False)  # its shapes are checked already
     return {k: np.asarray(v, dtype=np.float64) for k, v in native.items()}, native
 
 
-def _check_magnitude(name: str, a: np.ndarray, max_abs: float) -> None:
+def check_magnitude(name: str, a: np.ndarray, max_abs: float) -> None:
+    """Every finite value of tensor `name` within ±max_abs (NaN and infinity get the engine's own
+    message); uploaded and inline weights alike."""
     if a.dtype.kind == "f":
-        a = a[np.isfinite(a)]  # NaN and infinity get the engine's own message
+        a = a[np.isfinite(a)]
     if a.size and max(-float(a.min()), float(a.max())) > max_abs:
         raise Invalid(
             f"tensor {name!r} holds a value beyond ±{max_abs:,.0f}", ["weights", name], limit=max_abs

@@ -175,13 +175,7 @@ def _weights(raw: dict[str, object], s: Limits) -> tuple[dict[str, np.ndarray], 
                 f"tensor {name!r} is not a rectangular array of numbers (ragged or non-numeric)",
                 ["weights", name],
             ) from None
-        finite = a[np.isfinite(a)]  # NaN and infinity get the engine's own message
-        if finite.size and np.abs(finite).max() > MAX_ABS:
-            raise Invalid(
-                f"tensor {name!r} holds a value beyond ±{MAX_ABS:,.0f}",
-                ["weights", name],
-                limit=MAX_ABS,
-            )
+        upload.check_magnitude(name, a, MAX_ABS)
         weights[name] = a
     try:
         shape = lstm.shape_of(weights)
