@@ -26,6 +26,7 @@ from app.refusal import (
     Unsupported,
 )
 from app.service.requests import validation_error
+from app.web import media
 from app.web.encode import JSON
 from app.web.headers import SECURITY
 
@@ -72,7 +73,7 @@ async def _validation_error(request: Request, exc: Exception) -> JSON:
 def unreadable_form(request: Request, detail: str) -> Invalid:
     """Starlette's 400 for a form body it cannot parse (no boundary, a part without a name, a
     broken part), as the 422 the API answers for any body it cannot read."""
-    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower() or "form"
+    kind = media.media_type(request) or "form"
     if "boundary" in detail.lower():
         return Invalid(
             f"the Content-Type header {kind} names no boundary: {detail} "
@@ -86,7 +87,7 @@ async def _http_error(request: Request, exc: Exception) -> JSON:
     assert isinstance(exc, HTTPException)
     message = exc.detail if isinstance(exc.detail, str) else "request refused"
     headers = getattr(exc, "headers", None)
-    if exc.status_code == 400 and request.headers.get("content-type", "").lower().startswith(FORMS):
+    if exc.status_code == 400 and media.media_type(request).startswith(FORMS):
         return response_of(unreadable_form(request, message))
     if exc.status_code == 404:
         message = f"nothing at {request.url.path}"
