@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
@@ -20,7 +19,6 @@ import numpy as np
 if TYPE_CHECKING:
     from app.models.zoo import Model
 
-PIN = re.compile(r"[0-9a-f]{32}")
 RANDOM_PINS_KEPT = 1024  # 32 characters each: a bound, not a store
 
 

@@ -29,18 +29,10 @@ class Resolved:
     interventions: list[lstm.Intervention]
     shape: lstm.Shape
     gate_activation: str = "sigmoid"
-    named_pin: str | None = None  # the version the request asked for, if it named one
 
     @property
     def model_id(self) -> str | None:
         return None if self.model is None else self.model.id
-
-    @property
-    def pin(self) -> str | None:
-        """The version run: the one asked for, else the model's own (hashed once per model)."""
-        if self.named_pin is not None or self.model is None:
-            return self.named_pin
-        return self.model.pin
 
     @property
     def steps(self) -> int:
@@ -126,7 +118,7 @@ def _checked(
         lstm.check_interventions(interventions, x.shape[0], shape)
     except lstm.InterventionError as e:
         raise WhatIfRefused(e) from None
-    return Resolved(m, weights, x, tokens, interventions, shape, gate_activation, req.pin)
+    return Resolved(m, weights, x, tokens, interventions, shape, gate_activation)
 
 
 def encode_text(text: str, m: zoo.Model, s: Limits) -> tuple[np.ndarray, list[str]]:
