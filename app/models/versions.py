@@ -19,7 +19,7 @@ import numpy as np
 if TYPE_CHECKING:
     from app.models.zoo import Model
 
-RANDOM_PINS_KEPT = 1024  # 32 characters each: a bound, not a store
+PINS_KEPT = 1024  # 32 characters each: a bound, not a store
 
 
 def tensor_hash(weights: dict[str, np.ndarray], description: dict[str, Any]) -> str:
@@ -38,24 +38,27 @@ def _describe(m: Model) -> dict[str, Any]:
     return {"vocab": m.vocab, "input_size": m.input_size, "gate_activation": m.gate_activation}
 
 
-_random_pins: OrderedDict[tuple[str, str], str] = OrderedDict()
+_pins_by_id: OrderedDict[tuple[str, str], str] = OrderedDict()
 _lock = threading.Lock()
 
 
 def pin_of(m: Model) -> str:
     """The model's pin: the hash of its weights, as it has always been (old links keep theirs).
-    Read it as `m.pin`, which computes this once per model object."""
-    if m.generator is None:
+    Read it as `m.pin`, which computes this once per model object. A random model's id and
+    generator, and an upload's id (a hash of its content), name their weights: their pins are
+    remembered by id, since each request makes a new model object of them."""
+    upload = m.id.startswith("up-")
+    if m.generator is None and not upload:
         return tensor_hash(m.weights, _describe(m))
-    key = (m.id, m.generator)
+    key = (m.id, m.generator or "upload")
     with _lock:
-        pin = _random_pins.get(key)
+        pin = _pins_by_id.get(key)
         if pin is not None:
-            _random_pins.move_to_end(key)
+            _pins_by_id.move_to_end(key)
             return pin
     pin = tensor_hash(m.weights, _describe(m))
     with _lock:
-        _random_pins[key] = pin
-        while len(_random_pins) > RANDOM_PINS_KEPT:
-            _random_pins.popitem(last=False)
+        _pins_by_id[key] = pin
+        while len(_pins_by_id) > PINS_KEPT:
+            _pins_by_id.popitem(last=False)
     return pin
