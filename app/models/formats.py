@@ -161,6 +161,12 @@ def _npy(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Header:
             major, _ = np.lib.format.read_magic(fp)
             if major not in (1, 2, 3):
                 raise ValueError(f"unknown .npy version {major}")
+            length = int.from_bytes(fp.read(2 if major == 1 else 4), "little")
+            if length > MAX_NPY_HEADER:  # NumPy would read all of it before judging it
+                raise ValueError(
+                    f"its header declares {length:,} bytes; an array's takes at most {MAX_NPY_HEADER:,}"
+                )
+            fp.seek(8)  # back to the length, which NumPy reads itself
             # version 3.0 differs from 2.0 only by a UTF-8 header, which only structured
             # dtypes (refused) ever need
             read = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
@@ -180,6 +186,7 @@ def _npy(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Header:
             f"holds {member.file_size - start} bytes for it",
             ["weights", name],
         )
+    _check_dims(name, shape)
 
     def data() -> np.ndarray:
         try:
@@ -196,9 +203,25 @@ def _npy(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Header:
     return Header(name, dtype, shape, data)
 
 
+MAX_NPY_HEADER = 10_000  # NumPy's own bound for headers it trusts (max_header_size)
+MAX_SAFETENSORS_HEADER = 1024 * 1024  # 64 tensors' entries take a few KB; metadata, a few more
+MAX_DIMS, MAX_DIM = 4, 2**31  # an LSTM's tensors have one or two dimensions, each far smaller
+
+
 def _check_shape(name: str, shape: object) -> None:
     if not (isinstance(shape, (tuple, list)) and all(type(n) is int and n >= 0 for n in shape)):
         raise Invalid(f"tensor {name!r} declares shape {shape!r}, not a list of sizes", ["weights", name])
+
+
+def _check_dims(name: str, shape: tuple[int, ...]) -> None:
+    """Each size on its own, once the data is known to match the shape: a shape with a 0 in it
+    holds no number, whatever its other sizes, and passes every check of bytes."""
+    if len(shape) > MAX_DIMS or any(n > MAX_DIM for n in shape):
+        raise Invalid(
+            f"tensor {name!r} declares shape {tuple(shape)}: an LSTM's tensors have at most "
+            f"{MAX_DIMS} dimensions of at most {MAX_DIM:,} each",
+            ["weights", name],
+        )
 
 
 def _safetensors(raw: bytes, max_tensors: int) -> list[Header]:
@@ -209,13 +232,23 @@ def _safetensors(raw: bytes, max_tensors: int) -> list[Header]:
             "the file is neither .npz nor a complete .safetensors file (its header is cut short)", ["weights"]
         )
     length = int.from_bytes(raw[:8], "little")
+    if length > MAX_SAFETENSORS_HEADER:
+        raise Invalid(
+            f"the .safetensors file's header takes {length:,} bytes; the header of {max_tensors} "
+            f"tensors takes far less than {MAX_SAFETENSORS_HEADER:,}",
+            ["weights"],
+        )
     try:
         header = json.loads(raw[8 : 8 + length])
     except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError
         raise Invalid(f"the .safetensors file's header is not JSON ({e})", ["weights"]) from None
     if not isinstance(header, dict):
         raise Invalid("the .safetensors file's header is not a JSON object", ["weights"])
-    header.pop("__metadata__", None)
+    metadata = header.pop("__metadata__", {})
+    if not (isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())):
+        raise Invalid(
+            "the .safetensors file's __metadata__ is not a map of strings", ["weights", "__metadata__"]
+        )
     if len(header) > max_tensors:
         raise _too_many(len(header), max_tensors, ".safetensors file")
     data_start, data_size = 8 + length, len(raw) - 8 - length
@@ -261,6 +294,7 @@ def _safetensors(raw: bytes, max_tensors: int) -> list[Header]:
                 f".safetensors file holds {offsets[1] - offsets[0]} bytes for it",
                 ["weights", name],
             )
+        _check_dims(name, shape)
         tensors.append(Header(name, dtype, shape, _slice(raw, data_start + offsets[0], dtype, shape)))
     return tensors
 

@@ -25,8 +25,9 @@ PARITY = {
     ),
 }
 
-KERAS_NAME = re.compile(r"(kernel|recurrent_kernel|bias)(?:_l(\d+))?")
-TORCH_NAME = re.compile(r"(?:.*\.)?((?:weight|bias)_(?:ih|hh)_l\d+(?:_reverse)?)")
+# Layer numbers in ASCII digits, a few of them: int() of 5,000 digits is refused by Python itself.
+KERAS_NAME = re.compile(r"(kernel|recurrent_kernel|bias)(?:_l([0-9]{1,4}))?")
+TORCH_NAME = re.compile(r"(?:.*\.)?((?:weight|bias)_(?:ih|hh)_l[0-9]{1,4}(?:_reverse)?)")
 
 
 @dataclass(frozen=True)

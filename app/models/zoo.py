@@ -184,7 +184,7 @@ def gated_sum() -> Model:
     )
 
 
-RANDOM_ID = re.compile(r"random-h(\d{1,4})-l(\d)-s(\d{1,9})")
+RANDOM_ID = re.compile(r"random-h([0-9]{1,4})-l([0-9])-s([0-9]{1,9})")  # ASCII digits: one id a model
 RANDOM_LISTED = ("random-h8-l1-s0", "random-h32-l2-s0")
 
 # A random model is its id (H, layers, seed) and the generator that draws its weights, so a link

@@ -161,7 +161,13 @@ def _weights(raw: dict[str, object], s: Limits) -> tuple[dict[str, np.ndarray], 
     weights = {}
     for name, value in raw.items():
         try:
-            a = np.array(value, dtype=np.float64)
+            a = np.array(value)  # its own dtype first: "1" or true must not be read as 1.0
+            numbers = a.dtype.kind in "iuf" or (  # integers too large for int64 come as objects
+                a.dtype.kind == "O" and all(type(v) in (int, float) for v in a.flat)
+            )
+            if not numbers:
+                raise TypeError(a.dtype)
+            a = a.astype(np.float64)
         except (ValueError, TypeError, OverflowError):
             raise Invalid(
                 f"tensor {name!r} is not a rectangular array of numbers (ragged or non-numeric)",

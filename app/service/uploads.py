@@ -34,6 +34,8 @@ def _vocabulary(raw: str) -> str:
     for k, ch in enumerate(vocab):
         if ch in seen:
             raise Invalid(f"vocab repeats {ch!r} (U+{ord(ch):04X}) at position {k}", ["vocab", k])
+        if 0xD800 <= ord(ch) <= 0xDFFF:  # half a character: no text can hold it, nor a link keep it
+            raise Invalid(f"vocab holds a lone surrogate (U+{ord(ch):04X}) at position {k}", ["vocab", k])
         seen.add(ch)
     return vocab
 

@@ -358,3 +358,57 @@ def test_a_vocabulary_of_the_wrong_length_is_refused_before_any_array_is_read(cl
         r = post_model(client, save_numpy(GOOD), **form)
         assert r.status_code == 422 and r.json()["loc"] == [loc], r.text
         assert f"the weights take {len(VOCAB)} inputs per step (weight_ih_l0 is (8, 5))" in r.json()["error"]
+
+
+# Found by a red-team pass: headers that cost much to read, or slipped past every check
+
+
+def test_a_shape_with_a_zero_and_huge_sizes_is_refused_not_a_500(client):
+    huge = {"weight_ih_l0": {"dtype": "F32", "shape": [2**40, 2**40, 0], "data_offsets": [0, 0]}}
+    error, loc = refusal(post_model(client, safetensors_of(huge), vocab="ab"))
+    assert error == (
+        "tensor 'weight_ih_l0' declares shape (1099511627776, 1099511627776, 0): an LSTM's tensors "
+        "have at most 4 dimensions of at most 2,147,483,648 each"
+    )
+    assert loc == ["weights", "weight_ih_l0"]
+
+
+def test_a_layer_number_of_5000_digits_is_no_layer(client):
+    entry = {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}
+    header = {"kernel": entry, "recurrent_kernel": {**entry, "data_offsets": [4, 8]}}
+    header["kernel_l" + "9" * 5000] = {**entry, "data_offsets": [8, 12]}
+    r = post_model(client, safetensors_of(header, b"\0" * 12), vocab="ab")
+    assert r.status_code == 422, r.text[:300]
+    assert r.json()["loc"][:1] == ["weights"]
+
+
+def test_a_safetensors_header_of_megabytes_is_refused_before_it_is_parsed(client):
+    data = safetensors_of({"__metadata__": [{}] * 600_000})  # 2.4 MB: parsed, half a GB of dicts
+    tracemalloc.start()
+    error, loc = refusal(post_model(client, data, vocab="ab"))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert error.startswith("the .safetensors file's header takes 2,400,018 bytes") and loc == ["weights"]
+    assert peak < 20 * 1024 * 1024, peak
+
+
+def test_safetensors_metadata_must_be_a_map_of_strings(client):
+    header = {"__metadata__": {"format": ["pt"]}, **json.loads(save_numpy(GOOD)[8:].split(b"}}")[0] + b"}}")}
+    error, loc = refusal(post_model(client, safetensors_of(header), vocab=VOCAB))
+    assert error == "the .safetensors file's __metadata__ is not a map of strings"
+    assert loc == ["weights", "__metadata__"]
+
+
+def test_an_npy_header_that_declares_80_mb_is_refused_from_its_length(client):
+    member = b"\x93NUMPY\x02\x00" + struct.pack("<I", 80_000_000) + b" " * 80_000_000
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("weight_ih_l0.npy", member)
+    assert len(buf.getvalue()) < 200_000
+    tracemalloc.start()
+    error, loc = refusal(post_model(client, buf.getvalue(), "w.npz", vocab="ab"))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert "its header declares 80,000,000 bytes; an array's takes at most 10,000" in error, error
+    assert loc == ["weights", "weight_ih_l0"]
+    assert peak < 20 * 1024 * 1024, peak

@@ -303,3 +303,11 @@ def test_the_parity_badge_bounds_what_the_tests_measure(client):
             worst["Keras"] = max(worst["Keras"], float(np.max(np.abs(np.array(got) - want))))
     for source, (_, bound) in PARITY.items():
         assert worst[source] < bound, (source, worst[source])
+
+
+def test_a_vocabulary_holding_a_lone_surrogate_is_refused(client):
+    from safetensors.numpy import save as save_numpy
+
+    r = post_model(client, save_numpy(GOOD), vocab='["\\ud800", "a", "b", "c", "d"]')
+    assert r.status_code == 422 and r.json()["loc"] == ["vocab", 0], r.text
+    assert r.json()["error"] == "vocab holds a lone surrogate (U+D800) at position 0"

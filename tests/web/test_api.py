@@ -765,3 +765,19 @@ def test_the_openapi_document_describes_the_run_body(client):
     assert body == {"$ref": "#/components/schemas/RunRequest"}
     props = doc["components"]["schemas"]["RunRequest"]["properties"]
     assert {"model", "text", "inputs", "weights", "include", "precision"} <= set(props)
+
+
+@pytest.mark.parametrize("odd", [["1"], [None], ["x"], [{"a": 1}]])  # (true among numbers NumPy reads as 1)
+def test_inline_weights_hold_numbers_only(client, odd):
+    weights = {"weight_ih_l0": [[0.5]] * 3 + [odd], "weight_hh_l0": [[0.0]] * 4}
+    r = post(client, {"weights": weights, "inputs": [[1.0]]})
+    assert r.status_code == 422 and r.json()["loc"] == ["weights", "weight_ih_l0"], r.text
+    assert "not a rectangular array of numbers" in r.json()["error"]
+
+
+def test_inline_weights_of_integers_too_large_for_int64_are_held_to_the_bound(client):
+    weights = {"weight_ih_l0": [[10**30]] * 4, "weight_hh_l0": [[0.0]] * 4}
+    r = post(client, {"weights": weights, "inputs": [[1.0]]})
+    assert (
+        r.status_code == 422 and r.json()["error"] == "tensor 'weight_ih_l0' holds a value beyond ±1,000,000"
+    )
