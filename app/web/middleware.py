@@ -6,7 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.refusal import Refusal
+from app.refusal import Busy, Refusal
 from app.web import media
 from app.web.encode import JSON
 from app.web.errors import response_of
@@ -15,22 +15,39 @@ from app.web.ratelimit import client_address
 
 class UploadGate:
     """POST `path` (uploads): its Content-Type, Sec-Fetch-Site and the client's rate limit are
-    checked on the headers alone, before a byte of the (up to 20 MB) form is read or parsed."""
+    checked on the headers alone, before a byte of the (up to 20 MB) form is read or parsed; and
+    at most `at_once` uploads are read at a time (each holds its file three or four times over
+    while it is read and checked), beyond which 503 at once."""
 
-    def __init__(self, app: ASGIApp, path: str):
+    def __init__(self, app: ASGIApp, path: str, at_once: int):
         self.app = app
         self.path = path
+        self.at_once = at_once
+        self.reading = 0  # one event loop: no lock needed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == self.path:
-            request = Request(scope)
-            try:
-                media.require_multipart(request)
-                request.app.state.upload_limit.take(client_address(request))
-            except Refusal as refusal:
-                await response_of(refusal)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        try:
+            media.require_multipart(request)
+            if self.reading >= self.at_once:
+                raise Busy(
+                    f"the server is reading {self.reading} uploads already, the most it reads at once "
+                    "(GATESCOPE_UPLOADS_AT_ONCE); try again in a second",
+                    [],
+                    retry_after=1,
+                )
+            request.app.state.upload_limit.take(client_address(request))
+        except Refusal as refusal:
+            await response_of(refusal)(scope, receive, send)
+            return
+        self.reading += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.reading -= 1
 
 
 class BodyLimit:
@@ -75,14 +92,12 @@ class BodyLimit:
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
-        body = b"".join(chunks)
-        sent = False
+        body = [b"".join(chunks)]  # handed over once, then not held here: an upload is 20 MB
+        chunks.clear()
 
         async def replay() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
+            if body:
+                return {"type": "http.request", "body": body.pop(), "more_body": False}
             return await receive()
 
         await self.app(scope, replay, send)

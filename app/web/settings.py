@@ -30,6 +30,7 @@ class Settings(Limits, BaseSettings):
     )
     links_per_minute: int = Field(60, ge=1, description="links one client address may create per minute")
     uploads_per_minute: int = Field(30, ge=1, description="uploads one client address may make per minute")
+    uploads_at_once: int = Field(2, ge=1, description="uploads read and checked at once; beyond, 503 at once")
     rate_limit_addresses: int = Field(
         10_000, ge=1, description="client addresses the rate limits remember (the least recent are forgotten)"
     )
