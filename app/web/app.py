@@ -71,9 +71,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # multipart framing around the file takes a little more than the file itself
         larger={"/api/models": settings.max_upload_bytes + 64 * 1024},
     )
-    app.add_middleware(
-        UploadGate, path="/api/models", at_once=settings.uploads_at_once
-    )  # outside BodyLimit: before any body is read
+    app.add_middleware(  # outside BodyLimit: before any body is read
+        UploadGate,
+        path="/api/models",
+        at_once=settings.uploads_at_once,
+        wait_seconds=settings.uploads_wait_seconds,
+    )
     app.add_middleware(HeaderLimit, max_bytes=settings.max_header_bytes)
     app.add_middleware(SecurityHeaders)  # the last added is the outermost: on every answer above
     return app

@@ -3,6 +3,7 @@ limit, and uploads of the wrong type, from another site's page, or past the rate
 
 from __future__ import annotations
 
+import anyio
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,14 +17,15 @@ from app.web.ratelimit import client_address
 class UploadGate:
     """POST `path` (uploads): its Content-Type, Sec-Fetch-Site and the client's rate limit are
     checked on the headers alone, before a byte of the (up to 20 MB) form is read or parsed; and
-    at most `at_once` uploads are read at a time (each holds its file three or four times over
-    while it is read and checked), beyond which 503 at once."""
+    at most `at_once` uploads are read at a time (each holds its file a few times over while it
+    is read and checked). One that finds no turn within `wait_seconds` is refused with 503; while
+    it waits, its body stays unread in the socket."""
 
-    def __init__(self, app: ASGIApp, path: str, at_once: int):
+    def __init__(self, app: ASGIApp, path: str, at_once: int, wait_seconds: float):
         self.app = app
         self.path = path
-        self.at_once = at_once
-        self.reading = 0  # one event loop: no lock needed
+        self.turns = anyio.CapacityLimiter(at_once)
+        self.wait_seconds = wait_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
@@ -32,22 +34,35 @@ class UploadGate:
         request = Request(scope)
         try:
             media.require_multipart(request)
-            if self.reading >= self.at_once:
-                raise Busy(
-                    f"the server is reading {self.reading} uploads already, the most it reads at once "
-                    "(GATESCOPE_UPLOADS_AT_ONCE); try again in a second",
-                    [],
-                    retry_after=1,
-                )
-            request.app.state.upload_limit.take(client_address(request))
+            await self._turn()
         except Refusal as refusal:
             await response_of(refusal)(scope, receive, send)
             return
-        self.reading += 1
         try:
-            await self.app(scope, receive, send)
+            over = self._over_the_rate(request)  # counted once its turn has come
+            await (response_of(over) if over else self.app)(scope, receive, send)
         finally:
-            self.reading -= 1
+            self.turns.release()
+
+    @staticmethod
+    def _over_the_rate(request: Request) -> Refusal | None:
+        try:
+            request.app.state.upload_limit.take(client_address(request))
+        except Refusal as refusal:
+            return refusal
+        return None
+
+    async def _turn(self) -> None:
+        with anyio.move_on_after(self.wait_seconds):
+            await self.turns.acquire()
+            return
+        raise Busy(
+            f"the server is reading {self.turns.borrowed_tokens} uploads, the most it reads at once "
+            f"(GATESCOPE_UPLOADS_AT_ONCE), and no turn came within {self.wait_seconds:g} s; try again "
+            "in a few seconds",
+            [],
+            retry_after=max(1, round(self.wait_seconds)),
+        )
 
 
 class BodyLimit:

@@ -30,7 +30,10 @@ class Settings(Limits, BaseSettings):
     )
     links_per_minute: int = Field(60, ge=1, description="links one client address may create per minute")
     uploads_per_minute: int = Field(30, ge=1, description="uploads one client address may make per minute")
-    uploads_at_once: int = Field(2, ge=1, description="uploads read and checked at once; beyond, 503 at once")
+    uploads_at_once: int = Field(2, ge=1, description="uploads read and checked at once; the others wait")
+    uploads_wait_seconds: float = Field(
+        10.0, gt=0, description="longest an upload waits for its turn to be read before it is refused (503)"
+    )
     rate_limit_addresses: int = Field(
         10_000, ge=1, description="client addresses the rate limits remember (the least recent are forgotten)"
     )

@@ -1,5 +1,6 @@
 """At most GATESCOPE_UPLOADS_AT_ONCE uploads are read at a time: each holds its file several times
-over while it is read and checked, so twenty at once would cost gigabytes."""
+over while it is read and checked, so twenty at once would cost gigabytes. The others wait, their
+bodies unread, for GATESCOPE_UPLOADS_WAIT_SECONDS at most."""
 
 from __future__ import annotations
 
@@ -26,7 +27,11 @@ def upload_scope(app: object) -> dict:
     }
 
 
-def test_an_upload_past_the_most_read_at_once_is_answered_503_at_once_and_costs_no_rate() -> None:
+async def receive() -> dict:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def gate_and_app(wait_seconds: float) -> tuple[UploadGate, object, anyio.Event, list[str], RateLimit]:
     limit = RateLimit(30, 100, "uploads", "GATESCOPE_UPLOADS_PER_MINUTE")
     app = SimpleNamespace(state=SimpleNamespace(upload_limit=limit))
     release = anyio.Event()
@@ -36,26 +41,45 @@ def test_an_upload_past_the_most_read_at_once_is_answered_503_at_once_and_costs_
         read.append("read")
         await release.wait()
 
-    gate = UploadGate(inner, "/api/models", at_once=1)
+    return UploadGate(inner, "/api/models", at_once=1, wait_seconds=wait_seconds), app, release, read, limit
+
+
+def test_an_upload_past_the_most_read_at_once_waits_its_turn() -> None:
     answers: list[dict] = []
 
     async def send(message: dict) -> None:
         answers.append(message)
 
-    async def receive() -> dict:
-        return {"type": "http.request", "body": b"", "more_body": False}
+    async def main() -> None:
+        gate, app, release, read, _ = gate_and_app(wait_seconds=10)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(gate, upload_scope(app), receive, send)
+            tasks.start_soon(gate, upload_scope(app), receive, send)
+            await anyio.sleep(0.1)
+            assert read == ["read"]  # one at a time: the second waits, unread
+            release.set()
+        assert read == ["read", "read"] and answers == []
+
+    run_alone(main)
+
+
+def test_an_upload_whose_turn_does_not_come_in_time_is_refused_and_costs_no_rate() -> None:
+    answers: list[dict] = []
+
+    async def send(message: dict) -> None:
+        answers.append(message)
 
     async def main() -> None:
+        gate, app, release, read, limit = gate_and_app(wait_seconds=0.2)
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(gate, upload_scope(app), receive, send)
             await anyio.sleep(0.05)
-            await gate(upload_scope(app), receive, send)  # refused at once, while the first is read
+            await gate(upload_scope(app), receive, send)  # waits 0.2 s, then refused
             release.set()
+        assert read == ["read"]
+        assert limit.buckets["127.0.0.1"][0] == 29  # only the one read took a token
 
     run_alone(main)
-    assert read == ["read"]
     start, body = answers[0], json.loads(answers[1]["body"])
     assert start["status"] == 503 and (b"retry-after", b"1") in start["headers"]
-    assert "(GATESCOPE_UPLOADS_AT_ONCE)" in body["error"]
-    assert gate.reading == 0
-    assert limit.buckets["127.0.0.1"][0] == 29  # the refused one took no token
+    assert "(GATESCOPE_UPLOADS_AT_ONCE), and no turn came within 0.2 s" in body["error"]
