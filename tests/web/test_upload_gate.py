@@ -44,11 +44,17 @@ def gate_and_app(wait_seconds: float) -> tuple[UploadGate, object, anyio.Event, 
     return UploadGate(inner, "/api/models", at_once=1, wait_seconds=wait_seconds), app, release, read, limit
 
 
-def test_an_upload_past_the_most_read_at_once_waits_its_turn() -> None:
+def answers_kept() -> tuple[list[dict], object]:
     answers: list[dict] = []
 
     async def send(message: dict) -> None:
         answers.append(message)
+
+    return answers, send
+
+
+def test_an_upload_past_the_most_read_at_once_waits_its_turn() -> None:
+    answers, send = answers_kept()
 
     async def main() -> None:
         gate, app, release, read, _ = gate_and_app(wait_seconds=10)
@@ -64,10 +70,7 @@ def test_an_upload_past_the_most_read_at_once_waits_its_turn() -> None:
 
 
 def test_an_upload_whose_turn_does_not_come_in_time_is_refused_and_costs_no_rate() -> None:
-    answers: list[dict] = []
-
-    async def send(message: dict) -> None:
-        answers.append(message)
+    answers, send = answers_kept()
 
     async def main() -> None:
         gate, app, release, read, limit = gate_and_app(wait_seconds=0.2)
