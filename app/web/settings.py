@@ -39,6 +39,12 @@ class Settings(Limits, BaseSettings):
     )
     max_body_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="largest request body")
 
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        description="the site's address as the world sees it (https://gatescope.example), for the "
+        "canonical and OpenGraph URLs of share links; absent: the request's Host header",
+    )
     data_dir: Path = Path("./data")
     database_url: str | None = Field(
         None,

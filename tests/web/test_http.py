@@ -185,3 +185,14 @@ def test_an_upload_is_judged_by_its_headers_before_its_form_is_read(make_client)
     r = c.post("/api/models", **broken)
     assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1, r.text
     assert r.headers["content-security-policy"]
+
+
+def test_share_pages_name_the_configured_address_whatever_the_host_header(make_client) -> None:
+    for c, shown in [
+        (make_client(), "http://evil.example"),
+        (make_client(public_url="https://gs.example/"), "https://gs.example"),
+    ]:
+        lid = c.post("/api/links", json={"model": "counter", "text": "ab"}).json()["id"]
+        page = c.get(f"/l/{lid}", headers={"Host": "evil.example"}).text
+        assert f'<link rel="canonical" href="{shown}/l/{lid}">' in page, page[:600]
+        assert f'content="{shown}/l/{lid}.png"' in page

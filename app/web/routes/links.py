@@ -96,7 +96,8 @@ async def link_page(link_id: str, request: Request) -> HTMLResponse:
     store = request.app.state.store
     # The title only, read without any weights: nothing is computed or drawn.
     title, description = await stored(request, lambda: links.shown(state, store))
-    base = str(request.base_url).rstrip("/")
+    # The address previews name: the configured one, else the request's own (its Host header)
+    base = (request.app.state.settings.public_url or str(request.base_url)).rstrip("/")
     return templates.TemplateResponse(
         request,
         "index.html",
