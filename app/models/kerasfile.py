@@ -207,15 +207,20 @@ def _layer(entry: dict[str, Any]) -> Layer:
 
 
 def _keras3_layers(f: h5py.File, entries: list[dict[str, Any]], headers: Headers) -> list[Layer]:
-    """A .keras archive's layers: an LSTM's weights at layers/<name>/cell/vars/0, 1, 2."""
+    """A .keras archive's layers. Keras 3 files a layer's weights not by its name but by its class
+    and its rank among the model's layers of that class: the n-th LSTM's are at
+    layers/lstm_{n}/cell/vars/0, 1, 2 ('lstm' for the first)."""
     layers = [_layer(e) for e in entries]
+    rank = 0
     for layer in layers:
         if layer.kind == "LSTM":
-            vars_ = _path(f, f"layers/{layer.name}/cell/vars")
+            path = f"layers/lstm_{rank}" if rank else "layers/lstm"
+            rank += 1
+            vars_ = _path(f, f"{path}/cell/vars")
             if not isinstance(vars_, h5py.Group):
                 raise Invalid(
                     f"Keras layer {layer.name!r} is an LSTM in config.json but model.weights.h5 holds "
-                    f"no weights for it (layers/{layer.name}/cell/vars)",
+                    f"no weights for it ({path}/cell/vars)",
                     ["weights", layer.name],
                 )
             layer.tensors = _vars(vars_)
@@ -234,8 +239,9 @@ def _vars(group: h5py.Group) -> dict[str, h5py.Dataset]:
 
 def _weights_only_layers(f: h5py.File, max_tensors: int) -> list[Layer]:
     """A .weights.h5 holds no config: a layer is an LSTM by its cell's shapes (recurrent kernel
-    H × 4H), and layers are stacked in the order of their names (lstm, lstm_1, lstm_2…: HDF5 lists
-    them alphabetically, lstm_10 before lstm_2)."""
+    H × 4H). Keras numbers the layers of each class in the model's order (lstm, lstm_1, lstm_2…),
+    whatever their names; HDF5 lists them alphabetically (lstm_10 before lstm_2): sorted by number.
+    What stands between two LSTMs is not known without the config."""
     group = _child(f, "layers")
     if not isinstance(group, h5py.Group):
         raise Invalid("the .weights.h5 file's 'layers' is not a group", ["weights", "layers"])
@@ -256,12 +262,12 @@ def _weights_only_layers(f: h5py.File, max_tensors: int) -> list[Layer]:
             continue
         vars_ = _path(layer_group, "cell/vars")
         if not isinstance(vars_, h5py.Group):
-            layers.append(Layer(name, "a layer with no recurrent cell"))
+            layers.append(Layer(name, "layer"))  # a Dense, an Embedding…: no config says
             continue
         tensors = _vars(vars_)
         recurrent = tensors.get("recurrent_kernel")
         shape = recurrent.shape if recurrent is not None else None
-        kind = "a recurrent layer"
+        kind = "recurrent layer"
         if shape and len(shape) == 2:
             kind = {4: "LSTM", 3: "GRU", 1: "SimpleRNN"}.get(shape[1] // max(shape[0], 1), kind)
         layers.append(Layer(name, kind, None, tensors if kind == "LSTM" else {}))
