@@ -61,10 +61,17 @@ class Header:
 
 
 def read_headers(raw: bytes, max_unpacked: int, max_tensors: int) -> list[Header]:
-    """The tensors of a .npz (a zip: 'PK' first) or a .safetensors file, headers checked."""
+    """The tensors of a .npz (a zip: 'PK' first), a .safetensors file or a Keras file
+    (app.models.kerasfile), headers checked."""
     if not raw:
         raise Invalid("the file 'weights' is empty", ["weights"])
+    from app.models import kerasfile  # here: it imports h5py, and this module
+
+    if kerasfile.is_hdf5(raw):  # a Keras .weights.h5 or legacy .h5
+        return kerasfile.read_hdf5(raw, max_unpacked, max_tensors)
     if raw[:2] == b"PK":
+        if kerasfile.is_archive(raw):  # a .keras: config.json and model.weights.h5 in a zip
+            return kerasfile.read_archive(raw, max_unpacked, max_tensors)
         return _npz(raw, max_unpacked, max_tensors)
     return _safetensors(raw, max_tensors)
 

@@ -1,0 +1,195 @@
+"""Keras files as Keras 3 (torch backend, float64) really saves them — .keras, .weights.h5 and
+legacy .h5 — uploaded, and run: Gatescope computes what Keras computed, or refuses, naming the
+layer and the setting, what it cannot compute exactly."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "torch")  # before keras is imported
+
+import h5py  # noqa: E402
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from tests.models.test_uploads import post_model  # noqa: E402
+
+I = 3
+
+
+def sequential(*layers: keras.layers.Layer, seed: int = 4) -> keras.Sequential:
+    keras.utils.set_random_seed(seed)
+    # names given: Keras numbers its default names across every model made in the process
+    return keras.Sequential([keras.Input((None, I), name="input_layer"), *layers])
+
+
+def lstm(units: int, name: str = "lstm", **kw) -> keras.layers.LSTM:
+    # not the zeros-and-ones default bias, so the bias is seen to count
+    return keras.layers.LSTM(units, return_sequences=True, bias_initializer="random_normal", name=name, **kw)
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory) -> dict[str, object]:
+    """Each model saved once, as .keras, .weights.h5 and legacy .h5, with its own h of every step
+    (every layer returns sequences, so the model's output is the top layer's h)."""
+    keras.config.set_floatx("float64")
+    directory = tmp_path_factory.mktemp("keras")
+    models = {
+        "one": sequential(lstm(5)),
+        "stacked": sequential(lstm(5), lstm(5, name="lstm_1")),
+        "relu": sequential(lstm(5, activation="relu")),
+        "backwards": sequential(lstm(5, go_backwards=True)),
+        "hard": sequential(lstm(5, recurrent_activation="hard_sigmoid")),
+        "gru": sequential(keras.layers.GRU(4, name="gru"), keras.layers.Dense(2, name="dense")),
+        "between": sequential(lstm(5), keras.layers.Dense(5, name="dense"), lstm(5, name="lstm_1")),
+        "bidirectional": sequential(keras.layers.Bidirectional(keras.layers.LSTM(3), name="bidirectional")),
+    }
+    x = np.random.default_rng(5).normal(size=(9, I))
+    files: dict[str, object] = {"x": x}
+    for name, model in models.items():
+        files[name, ".keras"] = _save(model, directory / f"{name}.keras", model.save)
+        files[name, ".weights.h5"] = _save(model, directory / f"{name}.weights.h5", model.save_weights)
+        files[name, ".h5"] = _save(model, directory / f"{name}.h5", model.save)
+        if name in ("one", "stacked"):
+            files[name, "h"] = np.asarray(model(x[None]).detach().cpu())[0]  # (T, H of the top layer)
+    return files
+
+
+def _save(model: keras.Model, path: Path, save) -> bytes:
+    save(str(path))
+    return path.read_bytes()
+
+
+def run(client, data: bytes, x: np.ndarray, filename: str = "model") -> dict:
+    answer = post_model(client, data, filename, input_size=str(I))
+    assert answer.status_code == 200, answer.text
+    r = client.post(
+        "/api/run", json={"model": answer.json()["id"], "inputs": x.tolist(), "precision": "float64"}
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest.mark.parametrize("model", ["one", "stacked"])
+@pytest.mark.parametrize("kind", [".keras", ".weights.h5", ".h5"])
+def test_a_keras_file_runs_as_in_keras(client, saved, model, kind):
+    x, want = saved["x"], saved[model, "h"]
+    # the file name says nothing: the format is recognised from the bytes
+    layers = run(client, saved[model, kind], x)["layers"]
+    assert len(layers) == (2 if model == "stacked" else 1)
+    got = np.array(layers[-1]["h"])
+    assert got.shape == want.shape
+    assert np.max(np.abs(got - want)) <= 1e-9, np.max(np.abs(got - want))
+
+
+@pytest.mark.parametrize("kind", [".keras", ".h5"])
+@pytest.mark.parametrize(
+    ("model", "setting", "value", "words"),
+    [
+        ("relu", "activation", "relu", "tanh only"),
+        ("backwards", "go_backwards", True, "forwards only"),
+        ("hard", "recurrent_activation", "hard_sigmoid", "Keras 3's hard_sigmoid is relu6(z + 3)/6"),
+    ],
+)
+def test_what_gatescope_cannot_compute_exactly_is_refused_naming_layer_and_setting(
+    client, saved, kind, model, setting, value, words
+):
+    r = post_model(client, saved[model, kind], "m", input_size=str(I))
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["error"].startswith(f"Keras layer 'lstm' has {setting}={value!r}: "), body
+    assert words in body["error"]
+    assert body["loc"] == ["weights", "lstm", setting]
+
+
+@pytest.mark.parametrize("kind", [".keras", ".weights.h5", ".h5"])
+def test_a_bidirectional_wrapper_is_refused_in_words(client, saved, kind):
+    body = post_model(client, saved["bidirectional", kind], "m", input_size=str(I)).json()
+    assert body["error"] == (
+        "Keras layer 'bidirectional' is a Bidirectional wrapper: Gatescope does not compute both "
+        "directions yet"
+    )
+    assert body["loc"] == ["weights", "bidirectional", "Bidirectional"]
+
+
+def test_a_keras_file_with_no_lstm_says_what_it_found(client, saved):
+    r = post_model(client, saved["gru", ".keras"], "m.keras", input_size=str(I))
+    assert r.status_code == 422
+    assert r.json() == {
+        "error": "the .keras file holds no LSTM layer (found: InputLayer 'input_layer', GRU 'gru', "
+        "Dense 'dense'); Gatescope shows LSTMs, and this file holds a GRU",
+        "loc": ["weights"],
+    }
+    weights_only = post_model(client, saved["gru", ".weights.h5"], "m", input_size=str(I)).json()
+    assert weights_only == {
+        "error": "the .weights.h5 file holds no LSTM layer (found: layer 'dense', GRU 'gru'); "
+        "Gatescope shows LSTMs, and this file holds a GRU",
+        "loc": ["weights"],
+    }
+
+
+@pytest.mark.parametrize("kind", [".keras", ".h5"])
+def test_a_layer_between_two_lstms_is_refused_not_skipped(client, saved, kind):
+    body = post_model(client, saved["between", kind], "m", input_size=str(I)).json()
+    assert body["error"] == (
+        "Dense layer 'dense' stands between the LSTM layers ['lstm', 'lstm_1']: Gatescope stacks "
+        "LSTMs that feed each other directly"
+    )
+    assert body["loc"] == ["weights", "dense"]
+
+
+def test_an_hdf5_dataset_kept_in_another_file_is_never_read(client, tmp_path, saved):
+    """HDF5 can point a dataset at a file on the server (external storage) or link to one: the
+    upload is refused before anything outside it is opened."""
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(np.arange(60, dtype="<f8").tobytes())
+    path = tmp_path / "external.weights.h5"
+    path.write_bytes(saved["one", ".weights.h5"])
+    with h5py.File(path, "a") as f:
+        del f["layers/lstm/cell/vars/0"]
+        f.create_dataset("layers/lstm/cell/vars/0", (3, 20), "<f8", external=[(str(secret), 0, 480)])
+    body = post_model(client, path.read_bytes(), "m", input_size=str(I)).json()
+    assert body["error"] == (
+        "the HDF5 dataset /layers/lstm/cell/vars/0 (layer 'lstm') keeps its data in another file; "
+        "Gatescope reads only what the file itself holds"
+    )
+    assert body["loc"] == ["weights", "kernel"]
+    with h5py.File(path, "a") as f:
+        del f["layers/lstm/cell/vars/0"]
+        f["layers/lstm/cell/vars/0"] = h5py.ExternalLink(str(secret), "/x")
+    body = post_model(client, path.read_bytes(), "m", input_size=str(I)).json()
+    assert body["error"] == (
+        "the HDF5 file links /layers/lstm/cell/vars/0 elsewhere (ExternalLink); "
+        "Gatescope reads only what the file itself holds"
+    )
+    assert body["loc"] == ["weights", "0"]
+
+
+def test_a_keras2_hard_sigmoid_file_is_handed_on_as_hard_sigmoid(saved):
+    """Keras 2's hard_sigmoid is the engine's own: the reader says so, for the upload to use."""
+    from app.models import formats
+
+    data = saved["hard", ".h5"]
+    with h5py.File(io.BytesIO(data), "r") as f:
+        assert f.attrs["keras_version"].startswith("3.")
+    edited = io.BytesIO(data)
+    with h5py.File(edited, "a") as f:
+        f.attrs["keras_version"] = "2.2.4"
+    headers = formats.read_headers(edited.getvalue(), 10**8, 64)
+    assert headers.gate_activation == "hard_sigmoid"  # type: ignore[attr-defined]
+    assert [h.name for h in headers] == ["kernel", "recurrent_kernel", "bias"]
+    assert formats.read_headers(saved["one", ".h5"], 10**8, 64).gate_activation is None  # type: ignore[attr-defined]
+
+
+def test_a_file_that_is_hdf5_but_not_keras_says_so(client):
+    out = io.BytesIO()
+    with h5py.File(out, "w") as f:
+        f["w"] = np.zeros((2, 2))
+    body = post_model(client, out.getvalue(), "w.npz", input_size=str(I)).json()
+    assert body["error"].startswith("the file is HDF5 but not a Keras file")
+    assert body["loc"] == ["weights"]
+    cut = post_model(client, out.getvalue()[:100], "w.npz", input_size=str(I)).json()
+    assert cut["error"].startswith("the file starts as HDF5 but is not a readable HDF5 file")
