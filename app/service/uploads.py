@@ -54,7 +54,10 @@ def accept(
     """Check everything, then store: a refused upload leaves nothing behind."""
     if (vocab is None) == (input_size is None):
         raise Invalid("give either 'vocab' (the characters, in one-hot order) or 'input_size'", [])
-    plan = upload.plan(formats.read_headers(raw, s.max_upload_bytes * 4, s.max_upload_tensors))
+    headers = formats.read_headers(raw, s.max_upload_bytes * 4, s.max_upload_tensors)
+    # A Keras 2 file whose layers use hard_sigmoid says so itself (app.models.kerasfile)
+    gate_activation = getattr(headers, "gate_activation", None) or gate_activation
+    plan = upload.plan(headers)
     declared = plan.declared_shape()
     described = None
     if declared is not None:  # None: the names or shapes are off, and load says how

@@ -193,3 +193,25 @@ def test_a_file_that_is_hdf5_but_not_keras_says_so(client):
     assert body["loc"] == ["weights"]
     cut = post_model(client, out.getvalue()[:100], "w.npz", input_size=str(I)).json()
     assert cut["error"].startswith("the file starts as HDF5 but is not a readable HDF5 file")
+
+
+def test_a_keras2_hard_sigmoid_file_runs_as_the_same_weights_uploaded_with_hard_sigmoid(saved, client):
+    """The file's own word is taken: no form field needed, and the run equals the .npz route's,
+    whose hard_sigmoid is tested against Keras 2's equations (tests/models/test_uploads.py)."""
+    edited = io.BytesIO(saved["hard", ".h5"])
+    with h5py.File(edited, "a") as f:
+        f.attrs["keras_version"] = "2.2.4"
+    from app.models import formats
+
+    arrays = {h.name: h.read() for h in formats.read_headers(edited.getvalue(), 10**8, 64)}
+    npz = io.BytesIO()
+    np.savez(npz, **arrays)
+    I = arrays["kernel"].shape[0]
+    by_file = post_model(client, edited.getvalue(), "m.h5", input_size=str(I)).json()
+    by_form = post_model(
+        client, npz.getvalue(), "m.npz", input_size=str(I), recurrent_activation="hard_sigmoid"
+    ).json()
+    assert by_file["id"] == by_form["id"]  # the same weights, the same activation: one model
+    x = np.random.default_rng(3).normal(size=(6, I)).tolist()
+    run = client.post("/api/run", json={"model": by_file["id"], "inputs": x, "include": ["parts"]}).json()
+    assert run["gate_curve"]["activation"] == "hard_sigmoid"
