@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("KERAS_BACKEND", "torch")  # before keras is imported
@@ -32,10 +33,13 @@ def lstm(units: int, name: str = "lstm", **kw) -> keras.layers.LSTM:
 
 
 @pytest.fixture(scope="module")
-def saved(tmp_path_factory) -> dict[str, object]:
+def saved(tmp_path_factory) -> Iterator[dict[str, object]]:
     """Each model saved once, as .keras, .weights.h5 and legacy .h5, with its own h of every step
     (every layer returns sequences, so the model's output is the top layer's h)."""
+    # the dtype policy too: another module's Keras layers may have fixed it at float32 already
+    policy, floatx = keras.config.dtype_policy(), keras.config.floatx()
     keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
     directory = tmp_path_factory.mktemp("keras")
     models = {
         "one": sequential(lstm(5)),
@@ -55,7 +59,9 @@ def saved(tmp_path_factory) -> dict[str, object]:
         files[name, ".h5"] = _save(model, directory / f"{name}.h5", model.save)
         if name in ("one", "stacked"):
             files[name, "h"] = np.asarray(model(x[None]).detach().cpu())[0]  # (T, H of the top layer)
-    return files
+    yield files
+    keras.config.set_dtype_policy(policy)
+    keras.config.set_floatx(floatx)
 
 
 def _save(model: keras.Model, path: Path, save) -> bytes:
