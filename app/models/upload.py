@@ -1,6 +1,7 @@
-"""Uploaded LSTM weights — torch.nn.LSTM state_dicts or Keras LSTM layers, from the headers
-app.models.formats reads — mapped onto torch naming and checked, names and shapes before any data
-is read, then loaded, and named by their content."""
+"""Uploaded LSTM weights — torch.nn.LSTM state_dicts (a whole model's: its LSTM found by module
+prefix, app.models.prefixes) or Keras LSTM layers, from the headers app.models.formats reads —
+mapped onto torch naming and checked, names and shapes before any data is read, then loaded, and
+named by their content."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from app.engine import lstm
-from app.models import formats, zoo
+from app.models import formats, prefixes, zoo
 from app.models.versions import tensor_hash
 from app.refusal import Invalid
 
@@ -27,7 +28,7 @@ PARITY = {
 
 # Layer numbers in ASCII digits, a few of them: int() of 5,000 digits is refused by Python itself.
 KERAS_NAME = re.compile(r"(kernel|recurrent_kernel|bias)(?:_l([0-9]{1,4}))?")
-TORCH_NAME = re.compile(r"(?:.*\.)?((?:weight|bias)_(?:ih|hh)_l[0-9]{1,4}(?:_reverse)?)")
+TORCH_NAME = prefixes.TORCH_NAME
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class Plan:
     headers: dict[str, formats.Header]  # by the name in the file
     names: dict[str, str]  # the name it stands for (torch's, or Keras's part_l{k}) -> the file's
     layers: int
+    module: str | None = None  # torch: the module prefix whose tensors these are ('' for none)
+    ignored: tuple[str, ...] = ()  # the file's other tensors, in file order: never read
 
     def header(self, name: str) -> formats.Header | None:
         uploaded = self.names.get(name)
@@ -58,25 +61,35 @@ class Plan:
         return first.shape[0] // 4, self.layers, first.shape[1]
 
 
-def plan(headers: list[formats.Header]) -> Plan:
-    """Map the file's names onto torch's (a module prefix such as 'lstm.' is dropped) or onto
-    Keras layers (kernel, recurrent_kernel, bias; _l1, _l2… for stacked layers). Two tensors that
-    would become one are refused, naming both."""
+def plan(headers: list[formats.Header], module: str | None = None) -> Plan:
+    """Map the file's names onto torch's or onto Keras layers (kernel, recurrent_kernel, bias;
+    _l1, _l2… for stacked layers). torch names are taken from one module prefix only: `module`
+    if given, else the one LSTM the file holds (app.models.prefixes); the rest is left out,
+    named in the plan. Two names that would become one are refused, naming both."""
     by_name: dict[str, formats.Header] = {}
     for h in headers:
         if h.name in by_name:  # a zip may list a name twice; 'w' and 'w.npy' are both 'w' to NumPy
             raise Invalid(f"the file holds two tensors named {h.name!r}", ["weights", h.name])
         by_name[h.name] = h
-    source = "Keras" if by_name and all(KERAS_NAME.fullmatch(n) for n in by_name) else "PyTorch"
+    if by_name and all(KERAS_NAME.fullmatch(n) for n in by_name):
+        if module:
+            raise Invalid(
+                "'module' names a torch module prefix, but the file holds a Keras layer's tensors "
+                "(kernel, recurrent_kernel, bias), which have none: leave 'module' out",
+                ["module"],
+            )
+        return _keras_plan(by_name)
+    chosen, ignored = prefixes.choose(by_name, module)
+    layers = sum(1 for n in chosen.names if re.fullmatch(r"weight_ih_l\d+", n))
+    return Plan("PyTorch", by_name, dict(chosen.names), layers, chosen.prefix, tuple(ignored))
+
+
+def _keras_plan(by_name: dict[str, formats.Header]) -> Plan:
     names: dict[str, str] = {}
     for uploaded in by_name:
-        if source == "Keras":
-            match = KERAS_NAME.fullmatch(uploaded)
-            assert match is not None
-            name = f"{match[1]}_l{int(match[2] or 0)}"
-        else:
-            match = TORCH_NAME.fullmatch(uploaded)
-            name = match[1] if match else uploaded  # unknown names: shape_of says why
+        match = KERAS_NAME.fullmatch(uploaded)
+        assert match is not None
+        name = f"{match[1]}_l{int(match[2] or 0)}"
         if name in names:
             raise Invalid(
                 f"tensors {names[name]!r} and {uploaded!r} both stand for {name!r}: "
@@ -85,17 +98,15 @@ def plan(headers: list[formats.Header]) -> Plan:
                 tensors=[names[name], uploaded],
             )
         names[name] = uploaded
-    if source == "Keras":
-        layers = len({n.rsplit("_l", 1)[1] for n in names})
-    else:
-        layers = sum(1 for n in names if re.fullmatch(r"weight_ih_l\d+", n))
-    return Plan(source, by_name, names, layers)
+    layers = len({n.rsplit("_l", 1)[1] for n in names})
+    return Plan("Keras", by_name, names, layers)
 
 
 def check_sizes(p: Plan, max_elements: int) -> None:
     """No tensor may declare more numbers than the largest an LSTM within the limits holds: what
-    is checked next (the names and shapes, on stand-ins) then stays small."""
-    for h in p.headers.values():
+    is checked next (the names and shapes, on stand-ins) then stays small. Tensors left out are
+    never read, so not held to it."""
+    for h in (p.headers[u] for u in p.names.values()):
         if h.size > max_elements:
             raise Invalid(
                 f"tensor {h.name!r} declares shape {h.shape}, {h.size:,} numbers; no tensor of an LSTM "

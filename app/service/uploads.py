@@ -50,6 +50,7 @@ def accept(
     forget_bias: float,
     s: Limits,
     models: Store,
+    module: str | None = None,
 ) -> dict[str, Any]:
     """Check everything, then store: a refused upload leaves nothing behind."""
     if (vocab is None) == (input_size is None):
@@ -57,7 +58,7 @@ def accept(
     headers = formats.read_headers(raw, s.max_upload_bytes * 4, s.max_upload_tensors)
     # A Keras 2 file whose layers use hard_sigmoid says so itself (app.models.kerasfile)
     gate_activation = getattr(headers, "gate_activation", None) or gate_activation
-    plan = upload.plan(headers)
+    plan = upload.plan(headers, module or None)  # an empty form field counts as absent
     declared = plan.declared_shape()
     described = None
     if declared is not None:  # None: the names or shapes are off, and load says how
@@ -70,6 +71,8 @@ def accept(
         described = _described(vocab, input_size, gate_activation, weights["weight_ih_l0"].shape)
     model_id = upload.content_id(weights, described)
     info = {**described, "name": name, "file": filename, "forget_bias": forget_bias, "source": plan.source}
+    if plan.module is not None:  # what of a whole model's file was taken, and what left out
+        info |= {"module": plan.module, **_left_out(plan.ignored)}
     created = models.put_model(model_id, info, native)
     if not created:  # the same weights, uploaded before: answer what the store keeps (its name…)
         info = models.get_info(model_id) or info
@@ -100,6 +103,17 @@ def _described(
                 ["input_size"],
             )
     return described
+
+
+def _left_out(ignored: tuple[str, ...]) -> dict[str, Any]:
+    """The names left out, as stored: at most IGNORED_KEPT, each at most IGNORED_NAME characters
+    (a file may hold up to GATESCOPE_MAX_UPLOAD_TENSORS names of any length), and how many."""
+    kept = [n if len(n) <= IGNORED_NAME else n[: IGNORED_NAME - 1] + "…" for n in ignored[:IGNORED_KEPT]]
+    return {"ignored": kept, "ignored_count": len(ignored)}
+
+
+IGNORED_KEPT = 32
+IGNORED_NAME = 200
 
 
 def largest_tensor(s: Limits) -> int:

@@ -25,6 +25,7 @@ UPLOAD_FORM = {
                         "vocab": {"anyOf": [{"type": "string", "minLength": 1}]},
                         "input_size": {"anyOf": [{"type": "integer", "minimum": 1}]},
                         "name": {"anyOf": [{"type": "string", "maxLength": 100}]},
+                        "module": {"anyOf": [{"type": "string", "maxLength": 200}]},
                     },
                     "oneOf": [
                         {"title": "a text model", "required": ["vocab"], "not": {"required": ["input_size"]}},
@@ -76,6 +77,14 @@ async def upload_model(
             description=("added to the forget gate's bias at run time, as TensorFlow 1's BasicLSTMCell does"),
         ),
     ] = 0.0,
+    module: Annotated[
+        str | None,
+        Form(
+            max_length=200,
+            description="the module prefix of the LSTM to show, in a whole model's state_dict "
+            "holding several (e.g. 'encoder.'); torch names only",
+        ),
+    ] = None,
 ) -> JSON:
     """Store your own LSTM's weights by content hash and get its model id (unlisted)."""
     raw = await weights.read()
@@ -92,7 +101,7 @@ async def upload_model(
         request,
         lambda: JSON(
             uploads.accept(
-                raw, filename, vocab, input_size, name, recurrent_activation, forget_bias, s, models
+                raw, filename, vocab, input_size, name, recurrent_activation, forget_bias, s, models, module
             )
         ),
     )
