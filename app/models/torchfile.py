@@ -19,6 +19,7 @@ import io
 import math
 import pickle
 import pickletools
+import reprlib
 import zipfile
 from collections import OrderedDict
 from collections.abc import Callable
@@ -36,6 +37,11 @@ MAX_WALK = 100_000  # containers and items visited looking for tensors (memo sha
 MAX_DEPTH = 32  # nesting of dicts looked into for tensors
 LEGACY_MAGIC = pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2)  # torch.serialization.MAGIC_NUMBER
 LEGACY_PROTOCOL = 1001
+# what a hostile pickle declares, shown short: a repr of its objects could take megabytes, or
+# recurse past Python's limit on a deeply nested list
+_short = reprlib.Repr()
+_short.maxlevel, _short.maxstring, _short.maxother, _short.maxlong = 3, 60, 60, 40
+_show = _short.repr
 WRAPPERS = ("state_dict", "model_state_dict", "model")  # checkpoint keys that hold the state_dict
 SAVE_STATE_DICT = 'save the weights with torch.save(model.state_dict(), "m.pt")'
 
@@ -137,8 +143,8 @@ class _Rebuild(_Refusing):
             and all(type(n) is int for n in size + stride)
         ):
             raise Invalid(
-                f"the torch file declares a tensor of size {size!r} and stride {stride!r} at offset "
-                f"{offset!r}, not lists of sizes",
+                f"the torch file declares a tensor of size {_show(size)} and stride {_show(stride)} "
+                f"at offset {_show(offset)}, not lists of sizes",
                 ["weights"],
             )
         assert isinstance(storage, _Storage)  # for mypy: checked above
@@ -201,7 +207,8 @@ class _Unpickler(pickle.Unpickler):
             and (len(pid) == 5 or pid[5] is None)  # storage views: torch < 1.0, not read
         ):
             raise Invalid(
-                f"the torch file refers to a storage as {pid!r}, which Gatescope does not read", ["weights"]
+                f"the torch file refers to a storage as {_show(pid)}, which Gatescope does not read",
+                ["weights"],
             )
         kind, key, numel = pid[1].name, pid[2], pid[4]
         if kind in REFUSED_STORAGES:
@@ -213,7 +220,7 @@ class _Unpickler(pickle.Unpickler):
         dtype = np.dtype(STORAGES[kind]).newbyteorder(">" if self.big_endian else "<")
         storage = _Storage(key, dtype, kind == "BFloat16Storage", numel)
         if self.storages.setdefault(key, storage) != storage:
-            raise Invalid(f"the torch file declares storage {key!r} twice, differently", ["weights"])
+            raise Invalid(f"the torch file declares storage {_show(key)} twice, differently", ["weights"])
         return storage
 
 
@@ -303,11 +310,11 @@ def _zip(raw: bytes, max_unpacked: int, max_tensors: int) -> list[formats.Header
         member = members.get(f"{stem}/data/{s.key}")
         if member is None:
             raise Invalid(
-                f"the torch file is truncated or corrupt: storage {s.key!r} is missing", ["weights"]
+                f"the torch file is truncated or corrupt: storage {_show(s.key)} is missing", ["weights"]
             )
         if member.file_size != s.numel * s.dtype.itemsize:
             raise Invalid(
-                f"the torch file declares storage {s.key!r} of {s.numel} numbers, "
+                f"the torch file declares storage {_show(s.key)} of {s.numel} numbers, "
                 f"{s.numel * s.dtype.itemsize} bytes, but holds {member.file_size} bytes for it",
                 ["weights"],
             )
@@ -329,7 +336,9 @@ def _legacy(raw: bytes, max_unpacked: int, max_tensors: int) -> list[formats.Hea
     _unpickle(fp, storages)  # the magic number
     protocol = _unpickle(fp, storages)
     if protocol != LEGACY_PROTOCOL:
-        raise Invalid(f"the torch file's legacy protocol is {protocol!r}, not {LEGACY_PROTOCOL}", ["weights"])
+        raise Invalid(
+            f"the torch file's legacy protocol is {_show(protocol)}, not {LEGACY_PROTOCOL}", ["weights"]
+        )
     info = _unpickle(fp, storages)
     little = info.get("little_endian", True) if isinstance(info, dict) else True
     obj = _unpickle(fp, storages, big_endian=not little)
@@ -345,17 +354,17 @@ def _legacy(raw: bytes, max_unpacked: int, max_tensors: int) -> list[formats.Hea
     for key in keys:
         s = storages[key]
         if pos + 8 > len(raw):
-            raise Invalid(f"the torch file is truncated: storage {key!r} is cut short", ["weights"])
+            raise Invalid(f"the torch file is truncated: storage {_show(key)} is cut short", ["weights"])
         numel = int.from_bytes(raw[pos : pos + 8], "little" if little else "big", signed=True)
         if numel != s.numel:
             raise Invalid(
-                f"the torch file declares storage {key!r} of {s.numel} numbers but records {numel}",
+                f"the torch file declares storage {_show(key)} of {s.numel} numbers but records {numel}",
                 ["weights"],
             )
         where[key] = pos + 8
         pos += 8 + numel * s.dtype.itemsize
         if pos > len(raw):
-            raise Invalid(f"the torch file is truncated: storage {key!r} is cut short", ["weights"])
+            raise Invalid(f"the torch file is truncated: storage {_show(key)} is cut short", ["weights"])
 
     def storage_bytes(s: _Storage) -> bytes:
         return raw[where[s.key] : where[s.key] + s.numel * s.dtype.itemsize]

@@ -290,3 +290,13 @@ def test_a_bfloat16_safetensors_tensor_is_held_to_two_bytes_a_number(client, tmp
         "holds 96 bytes for it",
         "loc": ["weights", "bias_hh_l0"],
     }
+
+
+def test_what_a_hostile_pickle_declares_is_shown_short(client):
+    # a storage id of six parts, its key 100,000 characters long
+    pickled = b"\x80\x02(Vstorage\nctorch\nFloatStorage\nV" + b"k" * 100_000 + b"\nVcpu\nK\x01K\x02tQ."
+    r = post_model(client, torch_zip(pickled), "m.pt", vocab=VOCAB)
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error.startswith("the torch file refers to a storage as ('storage', ") and len(error) < 300, error
+    assert error.endswith(", 'cpu', 1, 2), which Gatescope does not read")
