@@ -3,9 +3,11 @@ dtype and shape, and where its data lies, checked before a single array is read,
 declares more than it holds, or more than the limits allow, costs no memory. Nothing is unpickled.
 
 Dtypes: float16, float32 and float64 are read; so are integers (a hand-built LSTM written as
-`np.array([[20, -20]])` is int64; every integer within the magnitude bound is exact in float64).
-Complex, bool, strings, dates and times, structured and raw bytes, bfloat16 and float8 are
-refused, naming the tensor and its dtype.
+`np.array([[20, -20]])` is int64; every integer within the magnitude bound is exact in float64),
+and bfloat16 (safetensors' BF16), upcast to float32 exactly. Complex, bool, strings, dates and
+times, structured and raw bytes and float8 are refused, naming the tensor and its dtype.
+
+torch.save files (.pt, .pth, .bin), recognised by their bytes, are read by app.models.torchfile.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.models import torchfile
 from app.refusal import Invalid, TooLarge
 
 FLOATS = {2, 4, 8}  # float16, float32, float64: the itemsizes NumPy computes with
@@ -31,8 +34,8 @@ SAFETENSORS = {
     **{f"I{8 * n}": f"<i{n}" for n in (1, 2, 4, 8)},
     **{f"U{8 * n}": f"<u{n}" for n in (1, 2, 4, 8)},
 }
+BFLOAT16 = "BF16"  # NumPy has no bfloat16: its bytes are read as uint16 and upcast by hand
 REFUSED_SAFETENSORS = {
-    "BF16": "bfloat16, which Gatescope does not read yet",
     "BOOL": "bool: an LSTM's weights are numbers",
     "F8_E4M3": "float8, which Gatescope does not read",
     "F8_E5M2": "float8, which Gatescope does not read",
@@ -61,10 +64,13 @@ class Header:
 
 
 def read_headers(raw: bytes, max_unpacked: int, max_tensors: int) -> list[Header]:
-    """The tensors of a .npz (a zip: 'PK' first), a .safetensors file or a Keras file
-    (app.models.kerasfile), headers checked."""
+    """The tensors of a torch.save file (a zip whose first member is `*/data.pkl`, or the legacy
+    format's pickled magic number), a Keras file (app.models.kerasfile), a .npz (a zip: 'PK'
+    first) or a .safetensors file, headers checked: recognised by the bytes, never the name."""
     if not raw:
         raise Invalid("the file 'weights' is empty", ["weights"])
+    if torchfile.is_zip(raw) or torchfile.is_legacy(raw):
+        return torchfile.read(raw, max_unpacked, max_tensors)
     from app.models import kerasfile  # here: it imports h5py, and this module
 
     if kerasfile.is_hdf5(raw):  # a Keras .weights.h5 or legacy .h5
@@ -277,9 +283,9 @@ def _safetensors(raw: bytes, max_tensors: int) -> list[Header]:
                 ["weights", name],
                 dtype=kind,
             )
-        if kind not in SAFETENSORS:
+        if kind not in SAFETENSORS and kind != BFLOAT16:
             raise Invalid(f"tensor {name!r} has an unknown dtype {kind!r}; {SAVE_AS}", ["weights", name])
-        dtype = np.dtype(SAFETENSORS[kind])
+        dtype = np.dtype("<u2" if kind == BFLOAT16 else SAFETENSORS[kind])
         shape, offsets = spec["shape"], spec["data_offsets"]
         _check_shape(name, shape)
         shape = tuple(shape)
@@ -302,8 +308,21 @@ def _safetensors(raw: bytes, max_tensors: int) -> list[Header]:
                 ["weights", name],
             )
         _check_dims(name, shape)
-        tensors.append(Header(name, dtype, shape, _slice(raw, data_start + offsets[0], dtype, shape)))
+        read = _slice(raw, data_start + offsets[0], dtype, shape)
+        if kind == BFLOAT16:
+            tensors.append(Header(name, np.dtype(np.float32), shape, _upcast(read)))
+        else:
+            tensors.append(Header(name, dtype, shape, read))
     return tensors
+
+
+def _upcast(read: Callable[[], np.ndarray]) -> Callable[[], np.ndarray]:
+    return lambda: bfloat16_to_float32(read())
+
+
+def bfloat16_to_float32(bits: np.ndarray) -> np.ndarray:
+    """bfloat16 numbers (as uint16) as float32, exactly: a bfloat16 is the top 16 bits of a float32."""
+    return (bits.astype(np.uint32) << 16).view(np.float32)
 
 
 def _slice(raw: bytes, offset: int, dtype: np.dtype, shape: tuple[int, ...]) -> Callable[[], np.ndarray]:
