@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.models import torchfile
 from app.refusal import Invalid, TooLarge
 
 FLOATS = {2, 4, 8}  # float16, float32, float64: the itemsizes NumPy computes with
@@ -69,9 +68,12 @@ def read_headers(raw: bytes, max_unpacked: int, max_tensors: int) -> list[Header
     first) or a .safetensors file, headers checked: recognised by the bytes, never the name."""
     if not raw:
         raise Invalid("the file 'weights' is empty", ["weights"])
+    # The readers of other formats build on this module's Header and checks: imported here.
+    # (kerasfile also brings h5py, which nothing else needs.)
+    from app.models import kerasfile, torchfile
+
     if torchfile.is_zip(raw) or torchfile.is_legacy(raw):
         return torchfile.read(raw, max_unpacked, max_tensors)
-    from app.models import kerasfile  # here: it imports h5py, and this module
 
     if kerasfile.is_hdf5(raw):  # a Keras .weights.h5 or legacy .h5
         return kerasfile.read_hdf5(raw, max_unpacked, max_tensors)
