@@ -16,7 +16,7 @@ export function wireUpload(onUploaded) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const data = new FormData(form);
-    for (const key of ["vocab", "input_size", "name"]) if (data.get(key) === "") data.delete(key);
+    for (const key of ["vocab", "input_size", "name", "module"]) if (data.get(key) === "") data.delete(key);
     say(null);
     try {
       const answer = await uploadModel(data);

@@ -277,6 +277,27 @@ def test_uploading_weights_switches_the_page_to_them(page: Page, tmp_path) -> No
     shoot(page, "uploaded")
 
 
+def test_a_whole_models_torch_save_file_is_uploaded_from_the_page(page: Page, tmp_path) -> None:
+    import torch
+
+    torch.manual_seed(1)
+    whole = torch.nn.ModuleDict({"encoder": torch.nn.LSTM(4, 3), "decoder": torch.nn.LSTM(3, 2)})
+    path = tmp_path / "seq2seq.pt"
+    torch.save(whole.state_dict(), path)
+    open_page(page, "model=counter&text=a")
+    page.click("#upload summary")
+    page.set_input_files("#upload-file", str(path))
+    page.fill("#upload-vocab", "wxyz")
+    page.click("#upload-form button[type=submit]")
+    page.locator("#upload-error").filter(has_text="the file holds 2 LSTMs").wait_for()
+    before = runs(page)
+    page.fill("#upload-module", "encoder")
+    page.click("#upload-form button[type=submit]")
+    wait_next_run(page, before)
+    assert query_of(page)["model"][0].startswith("up-")
+    assert page.eval_on_selector(canvas("f"), "c => [c.height]") == [3]  # the encoder's 3 units
+
+
 @pytest.mark.parametrize("model_id", ["bracket-depth", "python-chars"])
 def test_a_trained_models_best_unit_can_be_picked(page: Page, live_server: str, model_id: str) -> None:
     card = httpx.get(f"{live_server}/api/models/{model_id}").json()["card"]
