@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import io
 import json
+import lzma
 import math
 import struct
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -44,7 +46,19 @@ REFUSED_SAFETENSORS = {
 SAVE_AS = "save the weights as float32 or float64"
 # what reading a damaged zip member raises: RuntimeError for an encrypted one,
 # NotImplementedError for an unknown compression
-CORRUPT = (OSError, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError, ValueError)
+# What a damaged zip raises as it is read: a bad deflate stream is zlib's own error, a bad LZMA one
+# lzma's, a bad bzip2 one an OSError, a size too large for the platform an OverflowError.
+CORRUPT = (
+    OSError,
+    zipfile.BadZipFile,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+    zlib.error,
+    lzma.LZMAError,
+    OverflowError,
+)
 NPZ_DIRECTORY_ENTRY = 1024  # bytes a zip's central directory may take per member, name included
 
 
@@ -70,16 +84,16 @@ def read_headers(raw: bytes, max_unpacked: int, max_tensors: int) -> list[Header
         raise Invalid("the file 'weights' is empty", ["weights"])
     # The readers of other formats build on this module's Header and checks: imported here.
     # (kerasfile also brings h5py, which nothing else needs.)
-    from app.models import kerasfile, torchfile
+    from app.models import kerasfile, sandbox, torchfile
 
     if torchfile.is_zip(raw) or torchfile.is_legacy(raw):
         return torchfile.read(raw, max_unpacked, max_tensors)
 
     if kerasfile.is_hdf5(raw):  # a Keras .weights.h5 or legacy .h5
-        return kerasfile.read_hdf5(raw, max_unpacked, max_tensors)
+        return sandbox.read_keras("read_hdf5", raw, max_unpacked, max_tensors)
     if raw[:2] == b"PK":
         if kerasfile.is_archive(raw):  # a .keras: config.json and model.weights.h5 in a zip
-            return kerasfile.read_archive(raw, max_unpacked, max_tensors)
+            return sandbox.read_keras("read_archive", raw, max_unpacked, max_tensors)
         return _npz(raw, max_unpacked, max_tensors)
     return _safetensors(raw, max_tensors)
 
@@ -149,7 +163,7 @@ def _npz(raw: bytes, max_unpacked: int, max_tensors: int) -> list[Header]:
         )
     try:
         archive = zipfile.ZipFile(io.BytesIO(raw))
-    except (zipfile.BadZipFile, EOFError, ValueError) as e:
+    except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError) as e:
         raise Invalid(f"the .npz file is not a readable zip archive ({e})", ["weights"]) from None
     members = archive.infolist()
     if len(members) > max_tensors:  # the end record may understate what the directory lists

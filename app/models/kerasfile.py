@@ -27,6 +27,7 @@ from typing import Any
 import h5py
 import numpy as np
 
+from app.models.formats import CORRUPT as READING
 from app.models.formats import FLOATS, SAVE_AS, Header, _check_dims
 from app.refusal import Invalid, TooLarge
 
@@ -35,7 +36,7 @@ ARCHIVE_MEMBERS = ("config.json", "model.weights.h5")
 MAX_ARCHIVE_MEMBERS = 16  # a .keras holds three (and an assets folder at most)
 MAX_CONFIG = 1024 * 1024  # a model's config.json takes a few KB per layer
 # what h5py raises on a damaged file or object
-CORRUPT = (OSError, KeyError, RuntimeError, ValueError, TypeError, AttributeError)
+CORRUPT = (*READING, KeyError, TypeError, AttributeError)  # and what h5py raises
 PARTS = ("kernel", "recurrent_kernel", "bias")
 # layers that may stand between two LSTMs: at inference they pass the sequence on unchanged
 PASS_THROUGH = {
@@ -89,7 +90,7 @@ def is_archive(raw: bytes) -> bool:
         return False
     try:
         names = zipfile.ZipFile(io.BytesIO(raw)).namelist()
-    except (zipfile.BadZipFile, EOFError, ValueError, OSError):
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError, NotImplementedError):
         return False
     return all(name in names for name in ARCHIVE_MEMBERS)
 

@@ -221,3 +221,41 @@ def test_a_keras2_hard_sigmoid_file_runs_as_the_same_weights_uploaded_with_hard_
     x = np.random.default_rng(3).normal(size=(6, I)).tolist()
     run = client.post("/api/run", json={"model": by_file["id"], "inputs": x, "include": ["parts"]}).json()
     assert run["gate_curve"]["activation"] == "hard_sigmoid"
+
+
+@pytest.mark.parametrize("kind", [".h5", ".weights.h5", ".keras"])
+def test_damaged_keras_files_are_refused_in_words_never_with_another_error(saved, kind):
+    """100 files with a few bytes changed at random: each is read, or refused as a Refusal."""
+    import random
+
+    from app.models import formats
+    from app.refusal import Refusal
+
+    raw, rng, outcomes = saved["one", kind], random.Random(1), {"read": 0, "refused": 0}
+    for _ in range(100):
+        damaged = bytearray(raw)
+        for _ in range(rng.randint(1, 8)):
+            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        try:
+            for header in formats.read_headers(bytes(damaged), 10**8, 64):
+                header.read()
+            outcomes["read"] += 1
+        except Refusal:
+            outcomes["refused"] += 1
+    assert outcomes["refused"] > 0
+
+
+def test_a_file_that_stalls_hdf5_is_refused_in_time_and_the_server_serves_on(client, monkeypatch):
+    """A Keras .h5 with a few bytes changed at random (seed 5, the 353rd of a fuzzing run) that
+    makes the HDF5 library loop for ever: read in a child process, which is killed."""
+    from app.models import sandbox
+
+    monkeypatch.setattr(sandbox, "READ_SECONDS", 2.0)
+    stalls = (Path(__file__).parent / "data" / "stalls-hdf5.h5").read_bytes()
+    r = post_model(client, stalls, "m.h5", input_size="3")
+    assert r.status_code == 422, r.text
+    assert r.json() == {
+        "error": "the HDF5 file could not be read in 2 s: it is damaged, or made to stall its reader",
+        "loc": ["weights"],
+    }
+    assert client.post("/api/run", json={"model": "counter", "text": "ab"}).status_code == 200

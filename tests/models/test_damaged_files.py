@@ -1,0 +1,54 @@
+"""Uploads with a few bytes changed at random, in every format the frameworks write: each is read
+or refused in words (a Refusal: a 4xx), never with another error (a 500)."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import numpy as np
+import pytest
+import torch
+from safetensors.numpy import save as save_numpy
+
+from app.models import formats
+from app.refusal import Refusal
+
+WEIGHTS = {"weight_ih_l0": np.linspace(-1, 1, 24).reshape(8, 3), "weight_hh_l0": np.ones((8, 2))}
+
+
+def npz(compressed: bool) -> bytes:
+    buf = io.BytesIO()
+    (np.savez_compressed if compressed else np.savez)(buf, **WEIGHTS)
+    return buf.getvalue()
+
+
+def torch_saved(legacy: bool) -> bytes:
+    buf = io.BytesIO()
+    state = {k: torch.from_numpy(v) for k, v in WEIGHTS.items()}
+    torch.save(state, buf, _use_new_zipfile_serialization=not legacy)
+    return buf.getvalue()
+
+
+FILES = {
+    "npz": lambda: npz(False),
+    "compressed npz": lambda: npz(True),
+    "safetensors": lambda: save_numpy(WEIGHTS),
+    "torch zip": lambda: torch_saved(False),
+    "torch legacy": lambda: torch_saved(True),
+}
+
+
+@pytest.mark.parametrize("kind", FILES)
+def test_a_damaged_file_is_read_or_refused_in_words(kind: str) -> None:
+    raw, rng, refused = FILES[kind](), random.Random(7), 0
+    for _ in range(400):
+        damaged = bytearray(raw)
+        for _ in range(rng.randint(1, 6)):
+            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        try:
+            for header in formats.read_headers(bytes(damaged), 10**8, 64):
+                header.read()
+        except Refusal:
+            refused += 1
+    assert refused > 0
