@@ -192,3 +192,87 @@ def test_bytes_that_only_begin_like_onnx_get_the_old_answer(client):
     detail = refusal(client, b"\x08garbage!")
     assert detail["loc"] == ["weights"]
     assert "neither .npz nor a complete .safetensors file" in detail["error"]
+
+
+def test_layout_1_batch_first_is_computed_as_layout_0(client):
+    _, model = lstm_model(layout=1)
+    model.graph.input[0].CopyFrom(helper.make_tensor_value_info("X", TensorProto.DOUBLE, [1, T, I]))
+    x = np.random.default_rng(6).normal(size=(T, I))
+    (y,) = ReferenceEvaluator(model).run(None, {"X": x[None]})
+    assert y.shape == (1, T, 1, H)
+    np.testing.assert_allclose(run(client, model.SerializeToString(), x)[0], y[0, :, 0, :], rtol=0, atol=1e-9)
+
+
+def with_state(model: onnx.ModelProto, value: float) -> bytes:
+    """The node given an initial_h initializer filled with `value`."""
+    model.graph.initializer.append(numpy_helper.from_array(np.full((1, 1, H), value), "h0"))
+    node = model.graph.node[0]
+    node.input.extend(["", "h0"])  # sequence_lens left out
+    return model.SerializeToString()
+
+
+def test_a_zero_initial_state_is_accepted_and_any_other_refused(client):
+    _, model = lstm_model()
+    x = np.random.default_rng(1).normal(size=(T, I))
+    (y,) = ReferenceEvaluator(model).run(None, {"X": x[:, None, :]})
+    np.testing.assert_allclose(run(client, with_state(model, 0.0), x)[0], y[:, 0, 0, :], rtol=0, atol=1e-9)
+    detail = refusal(client, with_state(lstm_model()[1], 0.5))
+    assert detail["loc"] == ["weights", "lstm", "initial_h"]
+    assert "starts from initial_h 'h0', which is not a constant zero" in detail["error"]
+
+
+@pytest.mark.parametrize("kind", [np.float16, "bfloat16"])
+def test_half_precision_weights_are_read_exactly(client, kind):
+    """float16 and bfloat16 W, R, B: what the evaluator computes on the same numbers in float64."""
+    _, model = lstm_model(np.float64, seed=7)
+    exact = onnx.ModelProto()
+    exact.CopyFrom(model)
+    for t, e in zip(model.graph.initializer, exact.graph.initializer, strict=True):
+        a = numpy_helper.to_array(t)
+        if kind == "bfloat16":
+            bits = (a.astype(np.float32).view(np.uint32) >> 16).astype(np.uint16)  # truncated: exact
+            t.CopyFrom(helper.make_tensor(t.name, TensorProto.BFLOAT16, a.shape, bits.tobytes(), raw=True))
+            rounded = (bits.astype(np.uint32) << 16).view(np.float32)
+        else:
+            rounded = a.astype(np.float16)
+            t.CopyFrom(numpy_helper.from_array(rounded, t.name))
+        e.CopyFrom(numpy_helper.from_array(rounded.astype(np.float64), t.name))
+    x = np.random.default_rng(8).normal(size=(T, I))
+    (y,) = ReferenceEvaluator(exact).run(None, {"X": x[:, None, :]})
+    np.testing.assert_allclose(run(client, model.SerializeToString(), x)[0], y[:, 0, 0, :], rtol=0, atol=1e-9)
+
+
+def test_external_data_is_never_read(client):
+    _, model = lstm_model()
+    w = model.graph.initializer[0]
+    w.ClearField("raw_data")
+    w.data_location = TensorProto.EXTERNAL
+    w.external_data.add(key="location", value="/etc/passwd")
+    detail = refusal(client, model.SerializeToString())
+    assert detail["loc"] == ["weights", "lstm", "W"]
+    assert detail["error"] == (
+        "LSTM node 'lstm' of the ONNX model has W 'W', which cannot be read: its data lies in "
+        "another file, which Gatescope never reads"
+    )
+
+
+def test_a_tensor_holding_fewer_bytes_than_it_declares_is_refused_unread(client):
+    _, model = lstm_model()
+    r = model.graph.initializer[1]
+    r.raw_data = r.raw_data[:-8]
+    detail = refusal(client, model.SerializeToString())
+    assert detail["loc"] == ["weights", "lstm", "R"]
+    assert (
+        f"it declares {4 * H * H} numbers, {32 * H * H} bytes, but holds {32 * H * H - 8} bytes"
+        in (detail["error"])
+    )
+
+
+def test_a_bidirectional_torch_export_is_refused_naming_the_direction(client):
+    torch.manual_seed(0)
+    buffer = io.BytesIO()
+    torch.onnx.export(torch.nn.LSTM(I, H, bidirectional=True), (torch.randn(T, 1, I),), buffer, dynamo=False)
+    answer = post_model(client, buffer.getvalue(), "model.onnx", input_size=str(I))
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["loc"][-1] == "direction"
+    assert "has direction='bidirectional'" in answer.json()["error"]
