@@ -7,7 +7,8 @@ Dtypes: float16, float32 and float64 are read; so are integers (a hand-built LST
 and bfloat16 (safetensors' BF16), upcast to float32 exactly. Complex, bool, strings, dates and
 times, structured and raw bytes and float8 are refused, naming the tensor and its dtype.
 
-torch.save files (.pt, .pth, .bin), recognised by their bytes, are read by app.models.torchfile.
+torch.save files (.pt, .pth, .bin), recognised by their bytes, are read by app.models.torchfile;
+ONNX files by app.models.onnxfile.
 """
 
 from __future__ import annotations
@@ -95,6 +96,10 @@ def read_headers(raw: bytes, max_unpacked: int, max_tensors: int) -> list[Header
         if kerasfile.is_archive(raw):  # a .keras: config.json and model.weights.h5 in a zip
             return sandbox.read_keras("read_archive", raw, max_unpacked, max_tensors)
         return _npz(raw, max_unpacked, max_tensors)
+    from app.models import onnxfile  # brings the onnx package, which only ONNX files need
+
+    if (model := onnxfile.parse(raw)) is not None:  # after every other format has declined
+        return onnxfile.read(model, max_tensors)
     return _safetensors(raw, max_tensors)
 
 
