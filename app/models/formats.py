@@ -79,8 +79,9 @@ class Header:
 
 def read_headers(raw: bytes, max_unpacked: int, max_tensors: int) -> list[Header]:
     """The tensors of a torch.save file (a zip whose first member is `*/data.pkl`, or the legacy
-    format's pickled magic number), a Keras file (app.models.kerasfile), a .npz (a zip: 'PK'
-    first) or a .safetensors file, headers checked: recognised by the bytes, never the name."""
+    format's pickled magic number), a Keras file (app.models.kerasfile), an .npz (a zip: 'PK'
+    first), an ONNX model (app.models.onnxfile) or a .safetensors file, headers checked:
+    recognised by the bytes, never the name."""
     if not raw:
         raise Invalid("the file 'weights' is empty", ["weights"])
     # The readers of other formats build on this module's Header and checks: imported here.

@@ -71,6 +71,15 @@ def parse(raw: bytes) -> onnx.ModelProto | None:
 
 
 def read(model: onnx.ModelProto, max_tensors: int) -> Headers:
+    """The model's LSTM tensors. A damaged model parses as protobuf all the same, with names that
+    are bytes, not text, or numbers no enum has: what that breaks is a refusal in words."""
+    try:
+        return _read(model, max_tensors)
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, UnicodeError) as e:
+        raise Invalid(f"the ONNX model is damaged: {type(e).__name__}: {str(e)[:200]}", ["weights"]) from None
+
+
+def _read(model: onnx.ModelProto, max_tensors: int) -> Headers:
     graph = model.graph
     if len(graph.node) > MAX_NODES:
         raise TooLarge(
@@ -102,6 +111,13 @@ def read(model: onnx.ModelProto, max_tensors: int) -> Headers:
         headers.extend(_layer(k, node, where, initializers))
         headers.nodes.append(where)
     return headers
+
+
+def _type_name(data_type: int) -> str:
+    try:
+        return TensorProto.DataType.Name(data_type)
+    except ValueError:  # a number no ONNX data type has
+        return f"data type {data_type}"
 
 
 def _where(node: onnx.NodeProto, graph: onnx.GraphProto) -> str:
@@ -247,7 +263,7 @@ def _declared(tensor: TensorProto) -> str | None:
     if tensor.data_location == TensorProto.EXTERNAL:
         return "its data lies in another file, which Gatescope never reads"
     if tensor.data_type not in DTYPES and tensor.data_type not in (TensorProto.INT64, TensorProto.INT32):
-        return f"it is {TensorProto.DataType.Name(tensor.data_type)}; save the weights as float32 or float64"
+        return f"it is {_type_name(tensor.data_type)}; save the weights as float32 or float64"
     count = math.prod(tensor.dims)
     if tensor.HasField("raw_data"):
         itemsize = 2 if tensor.data_type == TensorProto.BFLOAT16 else _itemsize(tensor.data_type)
@@ -276,7 +292,7 @@ def _layer(k: int, node: onnx.NodeProto, where: str, initializers: dict[str, Ten
         if tensor.data_type not in DTYPES:
             raise Invalid(
                 f"LSTM node {where!r} of the ONNX model has {part} {tensor.name!r} of "
-                f"{TensorProto.DataType.Name(tensor.data_type)}; save the weights as float32 or float64",
+                f"{_type_name(tensor.data_type)}; save the weights as float32 or float64",
                 ["weights", where, part],
             )
         why = _declared(tensor)

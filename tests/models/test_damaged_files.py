@@ -30,7 +30,14 @@ def torch_saved(legacy: bool) -> bytes:
     return buf.getvalue()
 
 
+def onnx_model() -> bytes:
+    from tests.models.test_onnxfile import lstm_model
+
+    return lstm_model()[0]
+
+
 FILES = {
+    "onnx": onnx_model,
     "npz": lambda: npz(False),
     "compressed npz": lambda: npz(True),
     "safetensors": lambda: save_numpy(WEIGHTS),
