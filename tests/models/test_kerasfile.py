@@ -251,7 +251,7 @@ def test_a_file_that_stalls_hdf5_is_refused_in_time_and_the_server_serves_on(cli
     from app.models import sandbox
 
     monkeypatch.setattr(sandbox, "READ_SECONDS", 2.0)
-    stalls = (Path(__file__).parent / "data" / "stalls-hdf5.h5").read_bytes()
+    stalls = (Path(__file__).parent / "files" / "stalls-hdf5.h5").read_bytes()
     r = post_model(client, stalls, "m.h5", input_size="3")
     assert r.status_code == 422, r.text
     assert r.json() == {
