@@ -246,13 +246,7 @@ def _weights_only_layers(f: h5py.File, max_tensors: int) -> list[Layer]:
     group = _child(f, "layers")
     if not isinstance(group, h5py.Group):
         raise Invalid("the .weights.h5 file's 'layers' is not a group", ["weights", "layers"])
-    if len(group) > 4 * max_tensors:
-        raise TooLarge(
-            f"the .weights.h5 file holds {len(group)} layers; an LSTM of at most {max_tensors} "
-            "tensors (GATESCOPE_MAX_UPLOAD_TENSORS) needs far fewer",
-            ["weights", "layers"],
-            limit=max_tensors,
-        )
+    _check_layer_count(len(group), max_tensors, "the .weights.h5 file holds", "layers")
     layers = []
     for name in sorted(group, key=_natural):
         layer_group = _child(group, name)
@@ -275,6 +269,16 @@ def _weights_only_layers(f: h5py.File, max_tensors: int) -> list[Layer]:
     return layers
 
 
+def _check_layer_count(count: int, max_tensors: int, says: str, where: str) -> None:
+    if count > 4 * max_tensors:
+        raise TooLarge(
+            f"{says} {count} layers; an LSTM of at most {max_tensors} tensors "
+            "(GATESCOPE_MAX_UPLOAD_TENSORS) needs far fewer",
+            ["weights", where],
+            limit=max_tensors,
+        )
+
+
 def _natural(name: str) -> list[Any]:
     return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"([0-9]+)", name) if p]
 
@@ -295,13 +299,7 @@ def _legacy_layers(f: h5py.File, headers: Headers, max_tensors: int) -> list[Lay
             "'layer_names' (a legacy Keras .h5)",
             ["weights"],
         )
-    if len(names) > 4 * max_tensors:
-        raise TooLarge(
-            f"the .h5 file lists {len(names)} layers; an LSTM of at most {max_tensors} tensors "
-            "(GATESCOPE_MAX_UPLOAD_TENSORS) needs far fewer",
-            ["weights", "layer_names"],
-            limit=max_tensors,
-        )
+    _check_layer_count(len(names), max_tensors, "the .h5 file lists", "layer_names")
     raw_config = _attr(f, "model_config")
     if raw_config is not None:
         entries = _config_layers(_json(str(raw_config).encode(), "the .h5 file's model_config"), "legacy .h5")

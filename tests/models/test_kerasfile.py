@@ -226,23 +226,9 @@ def test_a_keras2_hard_sigmoid_file_runs_as_the_same_weights_uploaded_with_hard_
 @pytest.mark.parametrize("kind", [".h5", ".weights.h5", ".keras"])
 def test_damaged_keras_files_are_refused_in_words_never_with_another_error(saved, kind):
     """100 files with a few bytes changed at random: each is read, or refused as a Refusal."""
-    import random
+    from tests.models.test_damaged_files import refusals_of_damaged
 
-    from app.models import formats
-    from app.refusal import Refusal
-
-    raw, rng, outcomes = saved["one", kind], random.Random(1), {"read": 0, "refused": 0}
-    for _ in range(100):
-        damaged = bytearray(raw)
-        for _ in range(rng.randint(1, 8)):
-            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
-        try:
-            for header in formats.read_headers(bytes(damaged), 10**8, 64):
-                header.read()
-            outcomes["read"] += 1
-        except Refusal:
-            outcomes["refused"] += 1
-    assert outcomes["refused"] > 0
+    assert refusals_of_damaged(saved["one", kind], times=100, seed=1, most_changed=8) > 0
 
 
 def test_a_file_that_stalls_hdf5_is_refused_in_time_and_the_server_serves_on(client, monkeypatch):
