@@ -1,8 +1,11 @@
-"""Keras files are read in a child process, with a time limit. h5py reads them through the HDF5
-C library, and a damaged or hostile file can make it loop for ever or crash: neither may take a
-server thread (the one compute slot) or the server with it. The child reads and checks the file
-as app.models.kerasfile does, header first, and hands back the tensors it read; the parent kills
-it if it has not answered in time."""
+"""Work on an uploaded file that may stall or crash is done in a child process, with a time limit:
+neither may take a server thread (the one compute slot) or the server with it.
+
+Keras files: h5py reads them through the HDF5 C library, and a damaged or hostile file can make it
+loop for ever or crash. The child reads and checks the file as app.models.kerasfile does, header
+first, and hands back the tensors it read. ONNX models: ONNX's reference evaluator runs the file
+(app.models.onnxprobe) for the figure on the model's badge. The parent kills the child if it has
+not answered in time."""
 
 from __future__ import annotations
 
@@ -18,34 +21,51 @@ from app.refusal import Invalid
 
 READ_SECONDS = 10.0  # a Keras file of the largest LSTM the limits allow is read in well under 1 s
 _context = multiprocessing.get_context("forkserver")  # forks from a clean, single-threaded server
-_context.set_forkserver_preload(["app.models.kerasfile"])
+_context.set_forkserver_preload(["app.models.kerasfile", "app.models.onnxprobe"])
+
+
+class Stalled(Exception):
+    """The child did not answer in time (it was killed)."""
+
+
+class Crashed(Exception):
+    """The child ended without an answer."""
+
+
+def in_child(target: Any, args: tuple[Any, ...], seconds: float) -> Any:
+    """target(sending, *args) in a child process, which sends one answer: that answer. Stalled
+    or Crashed if it gives none in `seconds`."""
+    receiving, sending = _context.Pipe(duplex=False)
+    child = _context.Process(target=target, args=(sending, *args), daemon=True)
+    child.start()
+    sending.close()
+    try:
+        if not receiving.poll(seconds):
+            raise Stalled
+        return receiving.recv()
+    except EOFError:
+        raise Crashed from None
+    finally:
+        if child.is_alive():
+            child.kill()
+        child.join()
+        receiving.close()
 
 
 def read_keras(reader: str, raw: bytes, max_unpacked: int, max_tensors: int) -> Any:
     """kerasfile.<reader>(raw, …) in a child process: its Headers, or its refusal."""
     from app.models import kerasfile
 
-    receiving, sending = _context.Pipe(duplex=False)
-    child = _context.Process(
-        target=_read, args=(sending, reader, raw, max_unpacked, max_tensors), daemon=True
-    )
-    child.start()
-    sending.close()
     try:
-        if not receiving.poll(READ_SECONDS):
-            raise Invalid(
-                f"the HDF5 file could not be read in {READ_SECONDS:g} s: it is damaged, or made to "
-                "stall its reader",
-                ["weights"],
-            )
-        answer = receiving.recv()
-    except EOFError:
+        answer = in_child(_read, (reader, raw, max_unpacked, max_tensors), READ_SECONDS)
+    except Stalled:
+        raise Invalid(
+            f"the HDF5 file could not be read in {READ_SECONDS:g} s: it is damaged, or made to "
+            "stall its reader",
+            ["weights"],
+        ) from None
+    except Crashed:
         raise Invalid("the HDF5 file crashed its reader: it is damaged", ["weights"]) from None
-    finally:
-        if child.is_alive():
-            child.kill()
-        child.join()
-        receiving.close()
     if answer[0] == "refused":
         _, kind, message, loc, extra = answer
         raise getattr(refusal, kind)(message, loc, **extra)
