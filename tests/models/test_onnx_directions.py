@@ -38,7 +38,7 @@ def stack(
     Y, Y_h and Y_c graph outputs. A unidirectional node's Y reaches the next through Squeeze; a
     bidirectional one's through the ops `join` names (torch's exporter's Transpose then Reshape to
     [0, 0, -1], the shape here an initializer where torch writes a Constant). `perm` and `shape`
-    change what Transpose and Reshape are given."""
+    change what Transpose and Reshape are given; `layout=1` makes every node batch first."""
     rng = np.random.default_rng(seed)
     nodes, initializers, outputs, weights = [], [], [], []
     below, width = "X", I
@@ -55,6 +55,7 @@ def stack(
                 name=f"lstm{k}",
                 hidden_size=H,
                 direction=direction,
+                layout=options.get("layout", 0),
             )
         )
         outputs += [
@@ -88,7 +89,15 @@ def stack(
                 step = out
         below, width = f"X{k + 1}", d * H
     graph = helper.make_graph(
-        nodes, "g", [helper.make_tensor_value_info("X", TensorProto.DOUBLE, [T, 1, I])], outputs, initializers
+        nodes,
+        "g",
+        [
+            helper.make_tensor_value_info(
+                "X", TensorProto.DOUBLE, [1, T, I] if options.get("layout") else [T, 1, I]
+            )
+        ],
+        outputs,
+        initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 14)])
     return model.SerializeToString(), model, weights
@@ -309,6 +318,24 @@ def test_identity_between_joined_nodes_changes_nothing(client):
     layers = run(client, data, x)
     expected = torch_traces(x, ("bidirectional", "bidirectional"), weights)
     np.testing.assert_allclose([e["h"] for e in layers], [h for h, _ in expected], rtol=0, atol=1e-9)
+
+
+def test_batch_first_bidirectional_nodes_joined_by_a_reshape_alone_are_computed(client):
+    """layout 1: Y is [batch, T, 2, H], so Reshape([0, 0, -1]) alone joins the two directions."""
+    directions = ("bidirectional", "bidirectional")
+    data, model, weights = stack(directions, seed=8, join=("Reshape",), layout=1)
+    x = np.random.default_rng(9).normal(size=(T, I))
+    layers = run(client, data, x)
+    outputs = ReferenceEvaluator(model).run(None, {"X": x[None]})
+    for entry, (h, c) in enumerate(torch_traces(x, directions, weights)):
+        np.testing.assert_allclose(layers[entry]["h"], h, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(layers[entry]["c"], c, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(
+            layers[entry]["h"], outputs[3 * (entry // 2)][0, :, entry % 2], rtol=0, atol=1e-9
+        )
+    detail = refusal(client, stack(directions, layout=1)[0])  # torch's layout-0 Transpose, here wrong
+    assert detail["loc"] == ["weights", "lstm1", "X"]
+    assert "Reshape([0, 0, -1]) (layout 1), and computes no other arrangement" in detail["error"]
 
 
 def test_a_bidirectional_node_with_one_direction_of_weights_is_refused(client):
