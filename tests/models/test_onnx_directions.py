@@ -348,3 +348,13 @@ def test_a_bidirectional_node_with_one_direction_of_weights_is_refused(client):
         f"LSTM node 'lstm0' of the ONNX model has W of shape (1, {4 * H}, {I}) and R of shape "
         f"(1, {4 * H}, {H}); a bidirectional LSTM's are [2, 4·hidden, input] and [2, 4·hidden, hidden]"
     )
+
+
+def test_a_reverse_node_is_stored_as_a_reverse_model_apart_from_the_same_weights_forward(client):
+    forward = post_model(client, stack(("forward",))[0], "model.onnx", input_size=str(I))
+    reverse = post_model(client, stack(("reverse",))[0], "model.onnx", input_size=str(I))
+    assert forward.status_code == reverse.status_code == 200, reverse.text
+    assert forward.json()["model"]["reverse"] is False and reverse.json()["model"]["reverse"] is True
+    assert forward.json()["id"] != reverse.json()["id"]  # the same tensors: the direction tells them apart
+    stored = client.get(f"/api/models/{reverse.json()['id']}")
+    assert stored.status_code == 200 and stored.json()["reverse"] is True
