@@ -5,10 +5,18 @@ by the node's input positions (0 X, 1 W, 2 R, 3 B, 4 sequence_lens, 5 initial_h,
 (ONNX's Wb), `bias_hh_l{k}` (ONNX's Rb). LSTM nodes that feed each other (through Squeeze,
 Reshape, Identity or Dropout, as torch.onnx.export writes them) are stacked as layers 0, 1…
 
-What Gatescope cannot compute exactly is refused, naming the node and the attribute: direction
-reverse or bidirectional (the engine has no backward pass yet), activations other than Sigmoid,
-Tanh, Tanh, clip, input_forget=1, peepholes (input P), an initial state that is not zero. layout=1
-(batch first) changes how X and Y are arranged, not the weights: it is read as layout 0.
+Directions: a bidirectional node's W, R, B hold [forward, reverse]; the reverse half becomes torch's
+`weight_ih_l{k}_reverse`… (layer k > 0 reads [h_fwd ; h_bwd], as torch's does). Stacked
+bidirectional nodes must join the two directions' Y [T, 2, batch, H] into [T, batch, 2H] exactly as
+torch.onnx.export writes it: Transpose(perm=[0, 2, 1, 3]) then Reshape([0, 0, -1]). A stack of
+reverse nodes is the engine's `reverse=True` (ONNX stores a reverse node's Y in input order, so each
+node reads the one below as the engine's backward layers do): `headers.reverse`. A stack mixing
+directions is refused, naming the node.
+
+What Gatescope cannot compute exactly is refused, naming the node and the attribute: activations
+other than Sigmoid, Tanh, Tanh, clip, input_forget=1, peepholes (input P), an initial state that is
+not zero. layout=1 (batch first) changes how X and Y are arranged, not the weights: it is read as
+layout 0.
 
 Every tensor is judged by its header (data type, dims, how many numbers it holds) before its
 numbers are converted; external data (which would read other files on the server) is refused.
@@ -41,6 +49,12 @@ DEFAULT_ACTIVATIONS = ("sigmoid", "tanh", "tanh")
 # ops that hand one LSTM's Y to the next unchanged but for its shape (torch.onnx.export: Squeeze)
 PASS_THROUGH = {"Squeeze", "Reshape", "Identity", "Dropout", "Unsqueeze"}
 RECURRENT = {"GRU": "a GRU", "RNN": "a plain RNN"}
+# how torch.onnx.export joins a bidirectional node's Y [T, 2, batch, H] into the next node's X
+# [T, batch, 2H], forward h first: a Transpose to [T, batch, 2, H], then a Reshape whose 0s copy T
+# and batch and whose -1 (or 2H) joins the last two
+JOIN_PERM = (0, 2, 1, 3)
+NO_OPS = {"Identity", "Dropout"}  # what may lie anywhere between two nodes: they change nothing
+NUM_DIRECTIONS = {"forward": 1, "reverse": 1, "bidirectional": 2}
 MAX_NODES = 100_000  # a graph of a few LSTMs takes a few dozen nodes (torch's export: ~30 per layer)
 
 
@@ -52,6 +66,11 @@ class Headers(list[Header]):
         self.format = "ONNX"
         self.nodes: list[str] = []  # the LSTM nodes taken, bottom first
         self.opset: int | None = None
+        # every node is direction reverse: the engine's reverse=True. The name the contract gives
+        # shadows list.reverse on the instance: read it as `getattr(headers, "reverse", False) is
+        # True`, since any other list's .reverse is a (truthy) method
+        self.reverse: bool = False  # type: ignore[method-assign,assignment]
+        self.conversions: list[str] = []  # what was converted, in words (the model's badge)
 
 
 def parse(raw: bytes) -> onnx.ModelProto | None:
@@ -102,15 +121,45 @@ def _read(model: onnx.ModelProto, max_tensors: int) -> Headers:
     producers = {out: n for n in graph.node for out in n.output if out}
     headers = Headers()
     headers.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    directions: list[str] = []
     for k, node in enumerate(lstms):
         where = _where(node, graph)
+        direction = _check_attributes(node, where)
+        if k and direction != directions[0]:
+            raise Invalid(
+                f"LSTM node {where!r} of the ONNX model has direction={direction!r} but node "
+                f"{headers.nodes[0]!r} below it has direction={directions[0]!r}: Gatescope computes "
+                "a stack whose nodes are all forward, all reverse or all bidirectional",
+                ["weights", where, "direction"],
+                attribute="direction",
+            )
+        directions.append(direction)
         if k:
-            _check_feeds(lstms[k - 1], node, producers, graph)
-        _check_attributes(node, where)
+            _check_feeds(lstms[k - 1], node, producers, graph, initializers, direction)
         _check_inputs(node, where, initializers, producers)
-        headers.extend(_layer(k, node, where, initializers))
+        headers.extend(_layer(k, node, where, initializers, NUM_DIRECTIONS[direction]))
         headers.nodes.append(where)
+    headers.reverse = directions[0] == "reverse"  # type: ignore[method-assign,assignment]
+    headers.conversions = _conversions(lstms, directions[0])
     return headers
+
+
+def _conversions(lstms: list[onnx.NodeProto], direction: str) -> list[str]:
+    """What reading the nodes as torch's tensors took, in words."""
+    said = ["ONNX gate order i, o, f, c reordered to i, f, g, o"]
+    if all(_input(n, 3) for n in lstms):
+        said.append("biases Wb and Rb kept as bias_ih and bias_hh")
+    elif not any(_input(n, 3) for n in lstms):
+        said.append("no input B: biases zero, ONNX's default")
+    else:
+        said.append("biases Wb and Rb kept as bias_ih and bias_hh; zero where a node has no B")
+    if direction == "bidirectional":
+        said.append("directions: forward and backward")
+    elif direction == "reverse":
+        said.append("direction reverse: every layer reads the sequence from the last step to the first")
+    if any(_attributes(n).get("layout", 0) == 1 for n in lstms):
+        said.append("layout 1 (batch first) read as layout 0")
+    return said
 
 
 def _type_name(data_type: int) -> str:
@@ -141,8 +190,13 @@ def _input(node: onnx.NodeProto, position: int) -> str:
     return node.input[position] if len(node.input) > position else ""
 
 
-def _check_attributes(node: onnx.NodeProto, where: str) -> None:
-    attributes = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+def _attributes(node: onnx.NodeProto) -> dict[str, Any]:
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _check_attributes(node: onnx.NodeProto, where: str) -> str:
+    """The node's direction, once every attribute is one Gatescope computes exactly."""
+    attributes = _attributes(node)
 
     def refuse(name: str, value: Any, why: str) -> Invalid:
         return Invalid(
@@ -152,12 +206,8 @@ def _check_attributes(node: onnx.NodeProto, where: str) -> None:
         )
 
     direction = _text(attributes.get("direction", b"forward"))
-    if direction != "forward":
-        raise refuse(
-            "direction",
-            direction,
-            "Gatescope computes forward LSTMs only (it has no backward pass yet); export a forward LSTM",
-        )
+    if direction not in NUM_DIRECTIONS:
+        raise refuse("direction", direction, "ONNX defines forward, reverse and bidirectional only")
     if "activations" in attributes:
         activations = tuple(_text(a).lower() for a in attributes["activations"])
         if activations != DEFAULT_ACTIVATIONS:
@@ -174,6 +224,7 @@ def _check_attributes(node: onnx.NodeProto, where: str) -> None:
         )
     if attributes.get("layout", 0) not in (0, 1):
         raise refuse("layout", attributes["layout"], "ONNX defines layout 0 and 1 only")
+    return direction
 
 
 def _text(value: Any) -> str:
@@ -239,15 +290,23 @@ def _check_feeds(
     node: onnx.NodeProto,
     producers: dict[str, onnx.NodeProto],
     graph: onnx.GraphProto,
+    initializers: dict[str, TensorProto],
+    direction: str,
 ) -> None:
-    """A node above another must read its Y (output 0), through ops that only reshape it."""
-    name = _input(node, 0)
+    """A node above another must read its Y (output 0), through ops that only reshape it; a
+    bidirectional node's Y through the ops that join its two directions as torch's exporter does."""
+    bidirectional = direction == "bidirectional"
+    allowed = PASS_THROUGH | {"Transpose"} if bidirectional else PASS_THROUGH
+    name, chain = _input(node, 0), list[onnx.NodeProto]()
     for _ in range(8):
         if below.output and name == below.output[0]:
+            if bidirectional:
+                _check_join(below, node, chain[::-1], graph, initializers, producers)
             return
         step = producers.get(name)
-        if step is None or step.op_type not in PASS_THROUGH or not step.input:
+        if step is None or step.op_type not in allowed or not step.input:
             break
+        chain.append(step)
         name = step.input[0]
     raise Invalid(
         f"LSTM nodes {_where(below, graph)!r} and {_where(node, graph)!r} of the ONNX model do not "
@@ -256,6 +315,71 @@ def _check_feeds(
         ["weights", _where(node, graph), "X"],
         nodes=[_where(below, graph), _where(node, graph)],
     )
+
+
+def _check_join(
+    below: onnx.NodeProto,
+    node: onnx.NodeProto,
+    chain: list[onnx.NodeProto],
+    graph: onnx.GraphProto,
+    initializers: dict[str, TensorProto],
+    producers: dict[str, onnx.NodeProto],
+) -> None:
+    """The ops from a bidirectional node's Y to the next node's X (bottom first) must be torch's
+    exporter's: Transpose(perm=[0, 2, 1, 3]), Reshape([0, 0, -1]); for layout 1 (Y is
+    [batch, T, 2, H]) the Reshape alone. Any other order of the numbers is refused, not guessed."""
+    ops = [step for step in chain if step.op_type not in NO_OPS]
+    hidden = int(_attributes(below).get("hidden_size", 0))
+    layout = _attributes(below).get("layout", 0)
+    wanted = (["Transpose"] if layout == 0 else []) + ["Reshape"]
+    right = [op.op_type for op in ops] == wanted
+    if right and layout == 0:
+        right = tuple(_attributes(ops[0]).get("perm", ())) == JOIN_PERM
+    if right:
+        reshape = ops[-1]
+        shape = _constant(_input(reshape, 1), initializers, producers)
+        right = (
+            shape is not None
+            and shape.ndim == 1
+            and tuple(shape[:2].tolist()) == (0, 0)
+            and len(shape) == 3
+            and int(shape[2]) in (-1, 2 * hidden)
+            and _attributes(reshape).get("allowzero", 0) == 0
+        )
+    if right:
+        return
+    through = ", ".join(f"{op.op_type} {_where(op, graph)!r}" for op in ops) or "no op"
+    how = (
+        "Transpose(perm=[0, 2, 1, 3]) then Reshape([0, 0, -1])"
+        if layout == 0
+        else "Reshape([0, 0, -1]) (layout 1)"
+    )
+    raise Invalid(
+        f"LSTM node {_where(node, graph)!r} of the ONNX model reads bidirectional node "
+        f"{_where(below, graph)!r}'s Y through {through}: Gatescope joins the two directions' h "
+        f"(forward first) as torch.onnx.export does, {how}, and computes no other arrangement",
+        ["weights", _where(node, graph), "X"],
+        nodes=[_where(below, graph), _where(node, graph)],
+    )
+
+
+def _constant(
+    name: str, initializers: dict[str, TensorProto], producers: dict[str, onnx.NodeProto]
+) -> np.ndarray | None:
+    """A small integer tensor the graph holds as an initializer or a Constant node, else None."""
+    tensor = initializers.get(name)
+    node = producers.get(name)
+    if tensor is None and node is not None and node.op_type == "Constant":
+        value = next((a for a in node.attribute if a.name == "value"), None)
+        tensor = value.t if value is not None else None
+    if (
+        tensor is None
+        or tensor.data_type != TensorProto.INT64
+        or _declared(tensor)
+        or math.prod(tensor.dims) > 8
+    ):
+        return None
+    return numpy_helper.to_array(tensor)
 
 
 def _declared(tensor: TensorProto) -> str | None:
@@ -283,7 +407,11 @@ def _itemsize(data_type: int) -> int:
     return np.dtype(onnx.helper.tensor_dtype_to_np_dtype(data_type)).itemsize
 
 
-def _layer(k: int, node: onnx.NodeProto, where: str, initializers: dict[str, TensorProto]) -> list[Header]:
+def _layer(
+    k: int, node: onnx.NodeProto, where: str, initializers: dict[str, TensorProto], directions: int
+) -> list[Header]:
+    """Layer k's tensors in torch naming: direction 0 as `weight_ih_l{k}`…, direction 1 of a
+    bidirectional node as `weight_ih_l{k}_reverse`…"""
     w, r = initializers[_input(node, 1)], initializers[_input(node, 2)]
     b = initializers.get(_input(node, 3))
     for part, tensor in (("W", w), ("R", r), ("B", b)):
@@ -303,32 +431,49 @@ def _layer(k: int, node: onnx.NodeProto, where: str, initializers: dict[str, Ten
                 ["weights", where, part],
             )
         _check_dims(tensor.name, tuple(tensor.dims))
-    if len(w.dims) != 3 or len(r.dims) != 3 or w.dims[0] != 1 or r.dims[0] != 1 or w.dims[1] % 4:
+    d = directions
+    if len(w.dims) != 3 or len(r.dims) != 3 or w.dims[0] != d or r.dims[0] != d or w.dims[1] % 4:
+        kind = "a bidirectional" if d == 2 else "a forward or reverse"
         raise Invalid(
             f"LSTM node {where!r} of the ONNX model has W of shape {tuple(w.dims)} and R of shape "
-            f"{tuple(r.dims)}; a forward LSTM's are [1, 4·hidden, input] and [1, 4·hidden, hidden]",
+            f"{tuple(r.dims)}; {kind} LSTM's are [{d}, 4·hidden, input] and [{d}, 4·hidden, hidden]",
             ["weights", where, "W"],
         )
     hidden = w.dims[1] // 4
-    if b is not None and tuple(b.dims) != (1, 8 * hidden):
+    if b is not None and tuple(b.dims) != (d, 8 * hidden):
         raise Invalid(
             f"LSTM node {where!r} of the ONNX model has B of shape {tuple(b.dims)}; with W of shape "
-            f"{tuple(w.dims)} it is [1, {8 * hidden}] (Wb then Rb)",
+            f"{tuple(w.dims)} it is [{d}, {8 * hidden}] (Wb then Rb)",
             ["weights", where, "B"],
         )
     dtype = DTYPES[w.data_type]
-    headers = [
-        _header(f"weight_ih_l{k}", w, (4 * hidden, w.dims[2]), lambda a: a[0]),
-        _header(f"weight_hh_l{k}", r, (4 * hidden, r.dims[2]), lambda a: a[0]),
-    ]
-    if b is None:  # ONNX's default: zero biases
-        zeros: Callable[[], np.ndarray] = lambda: np.zeros(4 * hidden, dtype)  # noqa: E731
-        headers += [Header(f"bias_{kind}_l{k}", dtype, (4 * hidden,), zeros) for kind in ("ih", "hh")]
-    else:
+    headers = []
+    for j in range(d):
+        suffix = "_reverse" if j else ""
+
+        def one(a: np.ndarray, j: int = j) -> np.ndarray:
+            return a[j]
+
+        def wb(a: np.ndarray, j: int = j) -> np.ndarray:
+            return a[j, : 4 * hidden]
+
+        def rb(a: np.ndarray, j: int = j) -> np.ndarray:
+            return a[j, 4 * hidden :]
+
         headers += [
-            _header(f"bias_ih_l{k}", b, (4 * hidden,), lambda a: a[0, : 4 * hidden]),
-            _header(f"bias_hh_l{k}", b, (4 * hidden,), lambda a: a[0, 4 * hidden :]),
+            _header(f"weight_ih_l{k}{suffix}", w, (4 * hidden, w.dims[2]), one),
+            _header(f"weight_hh_l{k}{suffix}", r, (4 * hidden, r.dims[2]), one),
         ]
+        if b is None:  # ONNX's default: zero biases
+            zeros: Callable[[], np.ndarray] = lambda: np.zeros(4 * hidden, dtype)  # noqa: E731
+            headers += [
+                Header(f"bias_{kind}_l{k}{suffix}", dtype, (4 * hidden,), zeros) for kind in ("ih", "hh")
+            ]
+        else:
+            headers += [
+                _header(f"bias_ih_l{k}{suffix}", b, (4 * hidden,), wb),
+                _header(f"bias_hh_l{k}{suffix}", b, (4 * hidden,), rb),
+            ]
     return headers
 
 

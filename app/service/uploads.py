@@ -58,6 +58,9 @@ def accept(
     headers = formats.read_headers(raw, s.max_upload_bytes * 4, s.max_upload_tensors)
     # A Keras 2 file whose layers use hard_sigmoid says so itself (app.models.kerasfile)
     gate_activation = getattr(headers, "gate_activation", None) or gate_activation
+    # An ONNX stack of reverse nodes reads the sequence backward (the engine's reverse=True). Any
+    # list's .reverse is a method, so only a True set by the reader counts.
+    reverse = getattr(headers, "reverse", False) is True
     plan = upload.plan(headers, module or None)  # an empty form field counts as absent
     declared = plan.declared_shape()
     described = None
@@ -69,6 +72,8 @@ def accept(
     weights, native = upload.load(plan, forget_bias, MAX_ABS)
     if described is None:
         described = _described(vocab, input_size, gate_activation, weights["weight_ih_l0"].shape)
+    if reverse:  # part of the id: the same weights read forward are another model
+        described["reverse"] = True
     model_id = upload.content_id(weights, described)
     info = {**described, "name": name, "file": filename, "forget_bias": forget_bias, "source": plan.source}
     if plan.module is not None:  # what of a whole model's file was taken, and what left out
