@@ -86,18 +86,22 @@ def check_size(H: int, layers: int, s: Limits, loc: list[str | int], input_size:
         )
 
 
-def check_values(T: int, shape: Shape, req: RunRequest, s: Limits) -> None:
-    """The answer's size, counted before anything is computed."""
+def check_values(T: int, shape: Shape, req: RunRequest, s: Limits, classes: int = 0) -> None:
+    """The answer's size, counted before anything is computed; `classes`: K of the model's output
+    layer, whose logits and probs (T×K each) include ["outputs"] adds."""
     arrays = 6  # i f g o c h, then with parts input, recurrent and pre per gate, and the gates shifted
     if "parts" in req.include:
         arrays += 12 + len({iv.gate for iv in req.interventions if iv.bias_add is not None})
     arrays += 2 * ("update" in req.include) + ("retention" in req.include)
     per_value = 2 if req.precision == "float64" else 1
     values = T * shape.hidden_size * shape.layers * arrays * per_value
+    outputs = 2 * T * classes * per_value if "outputs" in req.include else 0  # logits and probs, T×K
+    values += outputs
     if values > s.max_values:
         raise Invalid(
             f"the answer would hold {values} numbers (steps {T} × hidden size "
             f"{shape.hidden_size} × layers {shape.layers} × {arrays} arrays"
+            f"{f' + steps {T} × {classes} classes × 2 outputs' if outputs else ''}"
             f"{' × 2 for float64' if per_value == 2 else ''}); the limit is {s.max_values} "
             "(GATESCOPE_MAX_VALUES): send fewer steps, or fewer arrays",
             [],
