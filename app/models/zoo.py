@@ -330,8 +330,15 @@ def get(model_id: str) -> Model:
     return random_model(model_id)  # built on demand, never kept: any seed is a new model
 
 
-def from_upload(model_id: str, info: dict, weights: dict[str, np.ndarray], parity: str = "") -> Model:
-    """A model someone uploaded (see app.upload), as stored."""
+def from_upload(
+    model_id: str,
+    info: dict,
+    weights: dict[str, np.ndarray],
+    parity: str = "",
+    head: dict[str, np.ndarray] | None = None,
+) -> Model:
+    """A model someone uploaded (see app.upload), as stored; `head`: its output layer, if any
+    (stored without labels: "0"…"K−1")."""
     vocab = info.get("vocab")
     size = len(vocab) if vocab is not None else int(info["input_size"])
     return Model(
@@ -345,6 +352,8 @@ def from_upload(model_id: str, info: dict, weights: dict[str, np.ndarray], parit
         example=(vocab or "")[:20] if vocab is not None else " ".join(["0"] * size),
         gate_activation=info.get("gate_activation", "sigmoid"),
         parity=parity,
+        head=head,
+        labels=tuple(info.get("labels") or map(str, range(len(head["weight"]) if head else 0))),
     )
 
 

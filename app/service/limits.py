@@ -21,6 +21,7 @@ class Limits(BaseModel):
     max_hidden: int = Field(512, ge=1, description="largest hidden size H")
     max_layers: int = Field(4, ge=1, description="most stacked layers")
     max_input_size: int = Field(1024, ge=1, description="largest input size I of inline weights")
+    max_classes: int = Field(1024, ge=1, description="most classes K of an uploaded model's output layer")
     max_values: int = Field(
         1_800_000,
         ge=1,

@@ -68,9 +68,9 @@ def _head(r: Resolved) -> dict[str, np.ndarray]:
     """The output layer of the resolved model, for include ["outputs"]: refused without one."""
     head = r.model.head if r.model is not None else None
     if head is None:
-        what = f"model {r.model.id!r}" if r.model is not None else "inline weights"
+        what = f"model {r.model.id!r} has" if r.model is not None else "inline weights have"
         raise Invalid(
-            f"{what} has no output layer, so there are no outputs to include: its answer holds the "
+            f"{what} no output layer, so there are no outputs to include: its answer holds the "
             "LSTM's own gates and states (upload a whole model's state_dict, with its Linear layer "
             "after the LSTM, to see its predictions)",
             ["include"],
