@@ -28,8 +28,7 @@ def last_h(traces: Sequence[LayerTrace]) -> np.ndarray:
     """The last layer's h per step: (T, H), or (T, 2H) forward then backward when its last two
     traces are one layer's two directions (arrays in input order either way)."""
     last = traces[-1]
-    if getattr(last, "direction", "forward") == "backward" and len(traces) > 1:
-        before = traces[-2]
-        if getattr(before, "direction", "forward") == "forward":
-            return np.concatenate([before.h, last.h], axis=-1)
+    # a go_backwards model's entries are all "backward": only a forward one before makes a pair
+    if last.direction == "backward" and len(traces) > 1 and traces[-2].direction == "forward":
+        return np.concatenate([traces[-2].h, last.h], axis=-1)
     return last.h

@@ -46,6 +46,7 @@ class Model:
     # bidirectional), bias optional; None: the model has none. Not part of the pin (versions.pin_of).
     head: dict[str, np.ndarray] | None = field(default=None, repr=False)
     labels: tuple[str, ...] = ()  # the head's K class names
+    reverse: bool = False  # reads the sequence from its last step to its first (Keras go_backwards)
 
     # Computed once per model object (cached_property writes past the frozen dataclass's fields).
     @cached_property
@@ -354,6 +355,7 @@ def from_upload(
         parity=parity,
         head=head,
         labels=tuple(info.get("labels") or map(str, range(len(head["weight"]) if head else 0))),
+        reverse=bool(info.get("reverse", False)),
     )
 
 

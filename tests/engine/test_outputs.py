@@ -30,11 +30,9 @@ def test_logits_are_w_h_plus_b_and_bias_may_be_absent():
 def test_last_h_is_the_last_layer_s_h_or_both_directions_concatenated():
     traces = lstm.forward(lstm.init_weights(3, 4, 2, 0), np.random.default_rng(1).normal(size=(6, 3)))
     assert outputs.last_h(traces) is traces[-1].h
-    # a bidirectional last layer (the lead's engine marks each trace's direction)
-    forward = dataclasses.replace(traces[-1])
-    backward = dataclasses.replace(traces[0])
-    object.__setattr__(forward, "direction", "forward")
-    object.__setattr__(backward, "direction", "backward")
+    # a bidirectional last layer: its two entries, forward then backward
+    forward = traces[-1]
+    backward = dataclasses.replace(traces[0], direction="backward")
     both = outputs.last_h([traces[0], forward, backward])
     assert both.shape == (6, 8)
     assert np.array_equal(both[:, :4], forward.h) and np.array_equal(both[:, 4:], backward.h)
