@@ -304,3 +304,52 @@ def test_the_upload_form_documents_the_new_fields(client):
     props = doc["components"]["schemas"][ref]["properties"] if ref else form["properties"]
     for field in ("embedding", "head", "labels"):
         assert field in props and props[field].get("description")
+
+
+class BidirectionalTagger(torch.nn.Module):
+    def __init__(self, V: int = 11, I: int = 4, H: int = 3, K: int = 5):
+        super().__init__()
+        self.embed = torch.nn.Embedding(V, I)
+        self.lstm = torch.nn.LSTM(I, H, num_layers=2, bidirectional=True)
+        self.out = torch.nn.Linear(2 * H, K)
+
+
+@pytest.mark.parametrize("save", [torch_saved, safetensors_saved], ids=["torch.save", "safetensors"])
+def test_a_bidirectional_tagger_reads_both_directions_into_its_output_layer(client, save):
+    """The embedding folded into weight_ih_l0 and weight_ih_l0_reverse; the head (K, 2H) reads
+    [h_forward ; h_backward] of the last layer, as torch's output of a bidirectional LSTM."""
+    torch.manual_seed(15)
+    model = BidirectionalTagger().double()
+    r = post_model(client, save(model), vocab=VOCAB)
+    assert r.status_code == 200, r.text
+    info = client.app.state.store.get_info(r.json()["id"])
+    assert info["head"] == {"module": "out.", "classes": 5}
+    assert info["conversions"][0].startswith(
+        "embedding 'embed.' (11 × 4) folded into weight_ih_l0 and weight_ih_l0_reverse"
+    )
+    text = "kajbbcia"
+    run = client.post(
+        "/api/run",
+        json={"model": r.json()["id"], "text": text, "include": ["outputs"], "precision": "float64"},
+    )
+    assert run.status_code == 200, run.text
+    with torch.no_grad():
+        h, _ = model.lstm(model.embed(torch.tensor([VOCAB.index(ch) for ch in text])))
+        logits = model.out(h).numpy()
+    layers = run.json()["layers"]
+    assert [layer["direction"] for layer in layers] == ["forward", "backward"] * 2
+    got_h = np.concatenate([np.array(layers[2]["h"]), np.array(layers[3]["h"])], axis=1)
+    assert np.max(np.abs(got_h - h.numpy())) <= 1e-9
+    assert np.max(np.abs(np.array(run.json()["outputs"]["logits"]) - logits)) <= 1e-9
+    assert run.json()["outputs"]["labels"] == ["0", "1", "2", "3", "4"]
+
+
+def test_a_head_as_wide_as_one_direction_of_a_bidirectional_lstm_is_not_its_output_layer(client):
+    torch.manual_seed(16)
+    model = torch.nn.Module()
+    model.lstm = torch.nn.LSTM(3, 4, bidirectional=True)
+    model.out = torch.nn.Linear(4, 2)  # H wide: reads no h this model has
+    r = post_model(client, safetensors_saved(model.double()), input_size="3")
+    assert r.status_code == 200, r.text
+    assert r.json()["model"]["labels"] is None
+    assert client.app.state.store.get_info(r.json()["id"])["ignored"] == ["out.bias", "out.weight"]
