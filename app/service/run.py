@@ -17,7 +17,7 @@ from app.service.requests import RunRequest
 from app.service.resolve import Resolved, find_model, resolve
 from app.service.store import Store
 
-__all__ = ["array", "compute", "execute", "find_model", "model_info", "tokens_for"]
+__all__ = ["Resolved", "array", "compute", "execute", "find_model", "model_info", "outputs", "tokens_for"]
 
 
 def model_info(m: zoo.Model) -> dict[str, Any]:

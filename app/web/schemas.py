@@ -62,6 +62,17 @@ class StepResponse(BaseModel):
     h: list[float] = Field(description="h_t = o_t ⊙ tanh(c_t), H")
     gate_curve: GateCurve
     interventions: list[InterventionIn]
+    outputs: StepOutputs | None = Field(
+        None,
+        description="a model with an output layer: its prediction after step t (forward and "
+        "backward h of the last layer, whatever layer is explained)",
+    )
+
+
+class StepOutputs(BaseModel):
+    labels: list[str] = Field(description="the output layer's K class names")
+    logits: list[float] = Field(description="W·h_t + b, K")
+    probs: list[float] = Field(description="their softmax, K")
 
 
 class GateParts(BaseModel):

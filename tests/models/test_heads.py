@@ -161,3 +161,16 @@ def test_the_run_schema_documents_outputs(client):
     schemas = doc["components"]["schemas"]
     assert set(schemas["OutputsOut"]["properties"]) == {"labels", "logits", "probs"}
     assert "outputs" in json.dumps(schemas["RunRequest"]["properties"]["include"])
+
+
+def test_a_step_of_a_model_with_an_output_layer_carries_its_prediction(client):
+    run = client.post(
+        "/api/run",
+        json={"model": "reset-count", "text": "aab.a", "include": ["outputs"], "precision": "float64"},
+    ).json()["outputs"]
+    step = client.post(
+        "/api/step", json={"model": "reset-count", "text": "aab.a", "t": 2, "precision": "float64"}
+    ).json()
+    assert step["outputs"] == {"labels": run["labels"], "logits": run["logits"][2], "probs": run["probs"][2]}
+    plain = client.post("/api/step", json={"model": "counter", "text": "ab", "t": 1}).json()
+    assert "outputs" not in plain and "c" in plain
