@@ -15,6 +15,7 @@ from app.engine.lstm import (
     keras_to_torch,
     shape_of,
 )
+from app.engine.outputs import last_h, logits, softmax
 
 __all__ = [
     "GATE_SCALE",
@@ -28,5 +29,8 @@ __all__ = [
     "forward",
     "init_weights",
     "keras_to_torch",
+    "last_h",
+    "logits",
     "shape_of",
+    "softmax",
 ]

@@ -228,3 +228,118 @@ def _no_lstm(
         ["weights"],
         tensors=[short(n) for n in names[:SHOWN]],
     )
+
+
+@dataclass(frozen=True)
+class Extra:
+    """A module beside the LSTM that the model uses: an embedding that feeds it or an output layer
+    that reads it; `shape` is its weight's, (V, I) or (K, D)."""
+
+    group: Group
+    shape: tuple[int, ...]
+
+    def describe(self) -> str:
+        return f"{quote(self.group.prefix)} ({' × '.join(str(n) for n in self.shape)})"
+
+
+def _weight_shape(g: Group, headers: Mapping[str, formats.Header]) -> tuple[int, ...]:
+    return headers[g.names["weight"]].shape
+
+
+def embeddings(
+    groups: Mapping[str, Group], headers: Mapping[str, formats.Header], input_size: int
+) -> list[Extra]:
+    """Modules whose only tensor is `weight` (V, I), I the LSTM's input size: torch.nn.Embedding's
+    state_dict."""
+    found_ = []
+    for g in groups.values():
+        if set(g.names) == {"weight"}:
+            shape = _weight_shape(g, headers)
+            if len(shape) == 2 and shape[1] == input_size and shape[0] > 0:
+                found_.append(Extra(g, shape))
+    return found_
+
+
+def heads(
+    groups: Mapping[str, Group], headers: Mapping[str, formats.Header], width: int, named: bool
+) -> list[Extra]:
+    """Modules holding `weight` (K, D), D the width of the LSTM's last h (H, or 2H both ways), and
+    `bias` (K,): torch.nn.Linear's state_dict. A weight-only module (Linear(bias=False)) only when
+    the `head` field names it (`named`): guessed, it could as well be a projection, or a stray."""
+    with_bias, without = [], []
+    for g in groups.values():
+        if "weight" not in g.names or not set(g.names) <= {"weight", "bias"}:
+            continue
+        shape = _weight_shape(g, headers)
+        if len(shape) != 2 or shape[1] != width or shape[0] == 0:
+            continue
+        if "bias" in g.names:
+            if headers[g.names["bias"]].shape == (shape[0],):
+                with_bias.append(Extra(g, shape))
+        else:
+            without.append(Extra(g, shape))
+    return with_bias + without if named else with_bias
+
+
+def pick(kind: str, field: str, candidates: list[Extra], named: str | None, needs: str) -> Extra | None:
+    """The one candidate module to use as `kind`: `named` (a prefix, a trailing '.' optional, or
+    "none") chooses; else the only one; several are refused, listing them and naming `field`."""
+    if named is not None and named.strip().lower() == "none":
+        return None
+    if named is not None:
+        prefix = "" if named in ("", ".") else named if named.endswith(".") else named + "."
+        for c in candidates:
+            if c.group.prefix == prefix:
+                return c
+        listed = ", ".join(c.describe() for c in candidates[:SHOWN]) if candidates else "none"
+        raise Invalid(
+            f"{field} {short(named)!r} names no {kind} in the file ({needs}); the modules that fit "
+            f"are: {listed}; or send {field}=none",
+            [field],
+            candidates=[c.group.prefix for c in candidates[:SHOWN]],
+        )
+    if len(candidates) > 1:
+        listed = ", ".join(c.describe() for c in candidates[:SHOWN])
+        more = f" and {len(candidates) - SHOWN} more" if len(candidates) > SHOWN else ""
+        raise Invalid(
+            f"the file holds {len(candidates)} modules that could be the {kind} ({needs}): "
+            f"{listed}{more}; say which with the '{field}' form field "
+            f"({field}={short(candidates[0].group.prefix) or '.'}), or {field}=none",
+            [field],
+            candidates=[c.group.prefix for c in candidates[:SHOWN]],
+        )
+    return candidates[0] if candidates else None
+
+
+def extras(
+    headers: Mapping[str, formats.Header],
+    chosen: Group,
+    embedding: str | None = None,
+    head: str | None = None,
+) -> tuple[Extra | None, Extra | None]:
+    """The embedding that feeds the chosen LSTM and the output layer that reads it, found among
+    the file's other modules by their shapes (or named by the `embedding` and `head` form
+    fields); never the same module for both."""
+    ih, hh = chosen.names.get("weight_ih_l0"), chosen.names.get("weight_hh_l0")
+    if ih is None or hh is None or len(headers[ih].shape) != 2 or len(headers[hh].shape) != 2:
+        return None, None  # the engine says what is off with the LSTM itself
+    others = {p: g for p, g in group(list(headers)).items() if p != chosen.prefix}
+    I, H = headers[ih].shape[1], headers[hh].shape[1]
+    width = 2 * H if "weight_ih_l0_reverse" in chosen.names else H
+    emb = pick(
+        "embedding",
+        "embedding",
+        embeddings(others, headers, I),
+        embedding,
+        f"a module whose only tensor is weight (V, {I}), {I} the LSTM's input size",
+    )
+    if emb is not None:
+        others.pop(emb.group.prefix)
+    out = pick(
+        "output layer",
+        "head",
+        heads(others, headers, width, named=head is not None),
+        head,
+        f"a module with weight (K, {width}) and bias (K,), {width} the width of the LSTM's last h",
+    )
+    return emb, out

@@ -6,7 +6,7 @@ named by their content."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -43,6 +43,14 @@ class Plan:
     layers: int
     module: str | None = None  # torch: the module prefix whose tensors these are ('' for none)
     ignored: tuple[str, ...] = ()  # the file's other tensors, in file order: never read
+    # The file's name of the embedding (V, I) folded into weight_ih_l0, if any (also in names, as
+    # "embedding.weight").
+    embedding: str | None = None
+    # The file's names of the output layer's tensors, {"weight": (K, D), "bias": (K,)} (Keras: its
+    # kernel, (D, K), transposed when loaded); also names["head.weight"], names["head.bias"].
+    head: dict[str, str] = field(default_factory=dict)
+    embedding_module: str | None = None  # their module prefixes, as the answer names them
+    head_module: str | None = None
 
     def header(self, name: str) -> formats.Header | None:
         uploaded = self.names.get(name)
@@ -60,8 +68,31 @@ class Plan:
             return None
         return first.shape[0] // 4, self.layers, first.shape[1]
 
+    def vocabulary_size(self) -> int | None:
+        """V of the embedding folded in: the input size the model then reads; None without one."""
+        emb = self.header(EMBEDDING)
+        return None if emb is None else emb.shape[0]
 
-def plan(headers: list[formats.Header], module: str | None = None) -> Plan:
+    def classes(self) -> int | None:
+        """K of the output layer; None without one."""
+        weight = self.header(HEAD_WEIGHT)
+        if weight is None:
+            return None
+        return weight.shape[1] if self.source == "Keras" else weight.shape[0]
+
+
+EMBEDDING = "embedding.weight"  # what the plan's names key an embedding's (V, I) weight by
+HEAD_WEIGHT = "head.weight"  # (K, D), and how stored uploads keep it beside the LSTM's tensors
+HEAD_BIAS = "head.bias"  # (K,)
+EXTRAS = (EMBEDDING, HEAD_WEIGHT, HEAD_BIAS)
+
+
+def plan(
+    headers: list[formats.Header],
+    module: str | None = None,
+    embedding: str | None = None,
+    head: str | None = None,
+) -> Plan:
     """Map the file's names onto torch's or onto Keras layers (kernel, recurrent_kernel, bias;
     _l1, _l2… for stacked layers). torch names are taken from one module prefix only: `module`
     if given, else the one LSTM the file holds (app.models.prefixes); the rest is left out,
@@ -81,7 +112,25 @@ def plan(headers: list[formats.Header], module: str | None = None) -> Plan:
         return _keras_plan(by_name)
     chosen, ignored = prefixes.choose(by_name, module)
     layers = sum(1 for n in chosen.names if re.fullmatch(r"weight_ih_l\d+", n))
-    return Plan("PyTorch", by_name, dict(chosen.names), layers, chosen.prefix, tuple(ignored))
+    names = dict(chosen.names)
+    emb, out = prefixes.extras(by_name, chosen, embedding, head)
+    if emb is not None:
+        names[EMBEDDING] = emb.group.names["weight"]
+    if out is not None:
+        names |= {f"head.{own}": uploaded for own, uploaded in out.group.names.items()}
+    used = set(names.values())
+    return Plan(
+        "PyTorch",
+        by_name,
+        names,
+        layers,
+        chosen.prefix,
+        tuple(n for n in ignored if n not in used),
+        embedding=None if emb is None else names[EMBEDDING],
+        head={} if out is None else dict(out.group.names),
+        embedding_module=None if emb is None else emb.group.prefix,
+        head_module=None if out is None else out.group.prefix,
+    )
 
 
 def _keras_plan(by_name: dict[str, formats.Header]) -> Plan:
@@ -102,11 +151,23 @@ def _keras_plan(by_name: dict[str, formats.Header]) -> Plan:
     return Plan("Keras", by_name, names, layers)
 
 
-def check_sizes(p: Plan, max_elements: int) -> None:
+def check_sizes(p: Plan, max_elements: int, extra_elements: int | None = None) -> None:
     """No tensor may declare more numbers than the largest an LSTM within the limits holds: what
     is checked next (the names and shapes, on stand-ins) then stays small. Tensors left out are
-    never read, so not held to it."""
-    for h in (p.headers[u] for u in p.names.values()):
+    never read, so not held to it; an embedding's and an output layer's are held to
+    `extra_elements` (the largest within the limits) when given."""
+    for name, uploaded in p.names.items():
+        h = p.headers[uploaded]
+        if name in EXTRAS and extra_elements is not None:
+            if h.size > extra_elements:
+                raise Invalid(
+                    f"tensor {h.name!r} declares shape {h.shape}, {h.size:,} numbers; no embedding or "
+                    f"output layer within the limits holds more than {extra_elements:,} "
+                    "(GATESCOPE_MAX_INPUT_SIZE, GATESCOPE_MAX_CLASSES, GATESCOPE_MAX_HIDDEN)",
+                    ["weights", h.name],
+                    limit=extra_elements,
+                )
+            continue
         if h.size > max_elements:
             raise Invalid(
                 f"tensor {h.name!r} declares shape {h.shape}, {h.size:,} numbers; no tensor of an LSTM "
@@ -121,7 +182,7 @@ def check_structure(p: Plan) -> None:
     """The names and shapes checked as the weights themselves will be, on stand-ins that hold no
     data (views of one zero): a file whose data would not form an LSTM is refused unread."""
     stand_ins = {name: np.broadcast_to(np.zeros(()), p.headers[u].shape) for name, u in p.names.items()}
-    _convert(p, stand_ins, 0.0, check_keras=True)
+    _convert(p, _lstm_only(stand_ins), 0.0, check_keras=True)
 
 
 def load(p: Plan, forget_bias: float, max_abs: float) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -134,8 +195,35 @@ def load(p: Plan, forget_bias: float, max_abs: float) -> tuple[dict[str, np.ndar
         a = p.headers[uploaded].read()
         check_magnitude(uploaded, a, max_abs)
         data[name] = a
-    native = _convert(p, data, forget_bias, check_keras=False)  # its shapes are checked already
+    native = _convert(p, _lstm_only(data), forget_bias, check_keras=False)  # its shapes are checked already
+    if EMBEDDING in data:
+        native |= fold(native, data[EMBEDDING])
+    native |= _head(p, data)
     return {k: np.asarray(v, dtype=np.float64) for k, v in native.items()}, native
+
+
+def _lstm_only(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: v for k, v in arrays.items() if k not in EXTRAS}
+
+
+def fold(weights: dict[str, np.ndarray], embedding: np.ndarray) -> dict[str, np.ndarray]:
+    """weight_ih_l0 (and _reverse) times the embedding's transpose, in float64: row v of the
+    embedding is what token v feeds the LSTM, so W_ih·Embᵀ applied to token v's one-hot vector is
+    W_ih·Emb[v] exactly (each product column is one matrix-vector product, no sum over tokens)."""
+    emb = np.asarray(embedding, dtype=np.float64)
+    return {
+        name: np.asarray(weights[name], dtype=np.float64) @ emb.T
+        for name in ("weight_ih_l0", "weight_ih_l0_reverse")
+        if name in weights
+    }
+
+
+def _head(p: Plan, data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The output layer's tensors as stored: weight (K, D), bias (K,) (a Keras kernel is (D, K))."""
+    out = {k: data[k] for k in (HEAD_WEIGHT, HEAD_BIAS) if k in data}
+    if p.source == "Keras" and HEAD_WEIGHT in out:
+        out[HEAD_WEIGHT] = out[HEAD_WEIGHT].T
+    return out
 
 
 def check_magnitude(name: str, a: np.ndarray, max_abs: float) -> None:
@@ -206,4 +294,6 @@ def as_model(model_id: str, info: dict[str, Any], weights: dict[str, np.ndarray]
     """A stored upload as a model, with its parity badge."""
     reference, bound = PARITY[info.get("source", "PyTorch")]
     parity = f"Checked against {reference} by the test suite: largest difference below {bound:.0e}."
-    return zoo.from_upload(model_id, info, weights, parity)
+    head = {k.removeprefix("head."): v for k, v in weights.items() if k in (HEAD_WEIGHT, HEAD_BIAS)}
+    lstm_weights = {k: v for k, v in weights.items() if k not in (HEAD_WEIGHT, HEAD_BIAS)}
+    return zoo.from_upload(model_id, info, lstm_weights, parity, head or None)

@@ -42,6 +42,10 @@ class Model:
     parity: str = ""  # for uploaded models: how closely they match their framework, as tested
     card: dict | None = None  # for trained models: how they were trained and how well they do
     generator: str | None = None  # random models: the version of the generator that drew the weights
+    # The output layer that reads the last layer's h: {"weight": (K, D), "bias": (K,)}, D = H (2H
+    # bidirectional), bias optional; None: the model has none. Not part of the pin (versions.pin_of).
+    head: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    labels: tuple[str, ...] = ()  # the head's K class names
     reverse: bool = False  # reads the sequence from its last step to its first (Keras go_backwards)
 
     # Computed once per model object (cached_property writes past the frozen dataclass's fields).
@@ -245,6 +249,9 @@ def trained() -> list[Model]:
         card = json.loads(card_path.read_text())
         tensors = load_file(str(card_path.with_suffix(".safetensors")))
         weights = {k: v.astype(np.float64) for k, v in tensors.items() if not k.startswith("head.")}
+        head = {
+            k.removeprefix("head."): v.astype(np.float64) for k, v in tensors.items() if k.startswith("head.")
+        }
         accuracy = f"{100 * card['accuracy']:.1f} %"
         models.append(
             Model(
@@ -259,9 +266,33 @@ def trained() -> list[Model]:
                 units=_unit_names(card, weights["weight_hh_l0"].shape[1]),
                 example=card.get("example", ""),
                 card=card,
+                head=head,
+                labels=trained_labels(card, head["weight"].shape[0]),
             )
         )
     return models
+
+
+# What each class of a toy task's head stands for (app/train/tasks.py draws the targets; the
+# models layer may not import the trainer, so tests/models/test_heads.py checks the two agree).
+TASK_LABELS: dict[str, Callable[[dict], tuple[str, ...]]] = {
+    "reset-count": lambda card: (*(str(n) for n in range(5)), "5+"),  # a's since '.', 5 or more
+    "bracket-depth": lambda card: tuple(str(n) for n in range(card["classes"])),  # nesting depth
+    "parity": lambda card: ("even", "odd"),  # of the 1s read so far
+    "recall": lambda card: tuple(card["vocab"][: card["classes"]]),  # the first symbol, a–d
+}
+
+
+def trained_labels(card: dict, K: int) -> tuple[str, ...]:
+    """The K class names of a trained model's head: a card's own `labels`, else its task's, else
+    the vocabulary when there is one class per character (a language model), else "0"…"K−1"."""
+    labels = card.get("labels") or (TASK_LABELS[card["task"]](card) if card["task"] in TASK_LABELS else None)
+    if labels is None and len(card["vocab"]) == K:
+        labels = tuple(card["vocab"])
+    labels = tuple(labels) if labels is not None else tuple(str(k) for k in range(K))
+    if len(labels) != K:
+        raise ValueError(f"{card['task']}: {len(labels)} labels for a head of {K} classes")
+    return labels
 
 
 def _unit_names(card: dict, H: int) -> tuple[str, ...]:
@@ -300,8 +331,15 @@ def get(model_id: str) -> Model:
     return random_model(model_id)  # built on demand, never kept: any seed is a new model
 
 
-def from_upload(model_id: str, info: dict, weights: dict[str, np.ndarray], parity: str = "") -> Model:
-    """A model someone uploaded (see app.upload), as stored."""
+def from_upload(
+    model_id: str,
+    info: dict,
+    weights: dict[str, np.ndarray],
+    parity: str = "",
+    head: dict[str, np.ndarray] | None = None,
+) -> Model:
+    """A model someone uploaded (see app.upload), as stored; `head`: its output layer, if any
+    (stored without labels: "0"…"K−1")."""
     vocab = info.get("vocab")
     size = len(vocab) if vocab is not None else int(info["input_size"])
     return Model(
@@ -315,6 +353,8 @@ def from_upload(model_id: str, info: dict, weights: dict[str, np.ndarray], parit
         example=(vocab or "")[:20] if vocab is not None else " ".join(["0"] * size),
         gate_activation=info.get("gate_activation", "sigmoid"),
         parity=parity,
+        head=head,
+        labels=tuple(info.get("labels") or map(str, range(len(head["weight"]) if head else 0))),
         reverse=bool(info.get("reverse", False)),
     )
 

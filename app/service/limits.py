@@ -21,6 +21,7 @@ class Limits(BaseModel):
     max_hidden: int = Field(512, ge=1, description="largest hidden size H")
     max_layers: int = Field(4, ge=1, description="most stacked layers")
     max_input_size: int = Field(1024, ge=1, description="largest input size I of inline weights")
+    max_classes: int = Field(1024, ge=1, description="most classes K of an uploaded model's output layer")
     max_values: int = Field(
         1_800_000,
         ge=1,
@@ -86,8 +87,9 @@ def check_size(H: int, layers: int, s: Limits, loc: list[str | int], input_size:
         )
 
 
-def check_values(T: int, shape: Shape, req: RunRequest, s: Limits) -> None:
-    """The answer's size, counted before anything is computed."""
+def check_values(T: int, shape: Shape, req: RunRequest, s: Limits, classes: int = 0) -> None:
+    """The answer's size, counted before anything is computed; `classes`: K of the model's output
+    layer, whose logits and probs (T×K each) include ["outputs"] adds."""
     arrays = 6  # i f g o c h, then with parts input, recurrent and pre per gate, and the gates shifted
     if "parts" in req.include:
         arrays += 12 + len({iv.gate for iv in req.interventions if iv.bias_add is not None})
@@ -95,10 +97,13 @@ def check_values(T: int, shape: Shape, req: RunRequest, s: Limits) -> None:
     per_value = 2 if req.precision == "float64" else 1
     values = T * shape.hidden_size * shape.entries * arrays * per_value
     layers = f"layers {shape.layers}" + (" × 2 directions" if shape.directions == 2 else "")
+    outputs = 2 * T * classes * per_value if "outputs" in req.include else 0  # logits and probs, T×K
+    values += outputs
     if values > s.max_values:
         raise Invalid(
             f"the answer would hold {values} numbers (steps {T} × hidden size "
             f"{shape.hidden_size} × {layers} × {arrays} arrays"
+            f"{f' + steps {T} × {classes} classes × 2 outputs' if outputs else ''}"
             f"{' × 2 for float64' if per_value == 2 else ''}); the limit is {s.max_values} "
             "(GATESCOPE_MAX_VALUES): send fewer steps, or fewer arrays",
             [],

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from app.engine import explain, lstm
+from app.engine import outputs as read_out
 from app.models import zoo
 from app.refusal import Invalid
 from app.service import limits
@@ -16,7 +17,7 @@ from app.service.requests import RunRequest
 from app.service.resolve import Resolved, find_model, resolve
 from app.service.store import Store
 
-__all__ = ["array", "compute", "execute", "find_model", "model_info", "tokens_for"]
+__all__ = ["Resolved", "array", "compute", "execute", "find_model", "model_info", "outputs", "tokens_for"]
 
 
 def model_info(m: zoo.Model) -> dict[str, Any]:
@@ -36,6 +37,7 @@ def model_info(m: zoo.Model) -> dict[str, Any]:
         "example": m.example,
         "parity": m.parity or None,
         "card": m.card,
+        "labels": list(m.labels) if m.head is not None else None,
     }
 
 
@@ -57,10 +59,39 @@ def compute(
             f"retention_from {req.retention_from} is beyond the sequence's last step, {r.steps - 1}",
             ["retention_from"],
         )
-    limits.check_values(r.steps, r.shape, req, s)
+    classes = 0
+    if "outputs" in req.include:
+        classes = len(_head(r).get("weight", ()))
+    limits.check_values(r.steps, r.shape, req, s, classes)
     return r, lstm.forward(
         r.weights, r.x, gate_activation=r.gate_activation, interventions=r.interventions, reverse=r.reverse
     )
+
+
+def _head(r: Resolved) -> dict[str, np.ndarray]:
+    """The output layer of the resolved model, for include ["outputs"]: refused without one."""
+    head = r.model.head if r.model is not None else None
+    if head is None:
+        what = f"model {r.model.id!r} has" if r.model is not None else "inline weights have"
+        raise Invalid(
+            f"{what} no output layer, so there are no outputs to include: its answer holds the "
+            "LSTM's own gates and states (upload a whole model's state_dict, with its Linear layer "
+            "after the LSTM, to see its predictions)",
+            ["include"],
+        )
+    return head
+
+
+def outputs(r: Resolved, traces: list[lstm.LayerTrace], dtype: type[np.floating]) -> dict[str, Any]:
+    """The output layer read at every step: row t is the prediction after reading x_t."""
+    head = _head(r)
+    assert r.model is not None
+    z = read_out.logits(read_out.last_h(traces), head["weight"], head.get("bias"))
+    return {
+        "labels": list(r.model.labels),
+        "logits": array(z, dtype),
+        "probs": array(read_out.softmax(z), dtype),
+    }
 
 
 def execute(req: RunRequest, s: Limits, models: Store | None = None) -> dict[str, Any]:
@@ -97,6 +128,7 @@ def execute(req: RunRequest, s: Limits, models: Store | None = None) -> dict[str
         "hidden_size": p.shape.hidden_size,
         "layers": layers,
         "interventions": [iv.model_dump(exclude_none=True) for iv in req.interventions],
+        **({"outputs": outputs(p, traces, dtype)} if "outputs" in req.include else {}),
         **(
             {"gate_curve": {"activation": p.gate_activation, **explain.gate_curve(p.gate_activation)}}
             if "parts" in req.include

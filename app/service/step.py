@@ -55,4 +55,15 @@ def explain_step(req: StepRequest, s: Limits, models: Store | None = None) -> di
         "h": array(tr.h[t], dtype),
         "gate_curve": {"activation": p.gate_activation, **explain.gate_curve(p.gate_activation)},
         "interventions": [iv.model_dump(exclude_none=True) for iv in req.interventions],
+        **_outputs(p, traces, t, dtype),
     }
+
+
+def _outputs(
+    p: run.Resolved, traces: list[lstm.LayerTrace], t: int, dtype: type[np.floating]
+) -> dict[str, Any]:
+    """The output layer's prediction after step t, for a model with one: K numbers, cheap."""
+    if p.model is None or p.model.head is None:
+        return {}
+    out = run.outputs(p, traces, dtype)
+    return {"outputs": {"labels": out["labels"], "logits": out["logits"][t], "probs": out["probs"][t]}}

@@ -51,8 +51,13 @@ def accept(
     s: Limits,
     models: Store,
     module: str | None = None,
+    embedding: str | None = None,
+    head: str | None = None,
+    labels: str | None = None,
 ) -> dict[str, Any]:
-    """Check everything, then store: a refused upload leaves nothing behind."""
+    """Check everything, then store: a refused upload leaves nothing behind. `embedding`, `head`:
+    the module prefixes of a whole model's embedding and output layer (or "none"), when the file's
+    shapes leave it open; `labels`: the output layer's class names, a JSON list."""
     if (vocab is None) == (input_size is None):
         raise Invalid("give either 'vocab' (the characters, in one-hot order) or 'input_size'", [])
     headers = formats.read_headers(raw, s.max_upload_bytes * 4, s.max_upload_tensors)
@@ -61,23 +66,35 @@ def accept(
     # An ONNX stack of reverse nodes reads the sequence backward (the engine's reverse=True). Any
     # list's .reverse is a method, so only a True set by the reader counts.
     reverse = getattr(headers, "reverse", False) is True
-    plan = upload.plan(headers, module or None)  # an empty form field counts as absent
+    # an empty form field counts as absent
+    plan = upload.plan(headers, module or None, embedding or None, head or None)
     declared = plan.declared_shape()
     described = None
     if declared is not None:  # None: the names or shapes are off, and load says how
         H, layers, I = declared
         limits.check_size(H, layers, s, ["weights"], input_size=I)
-        described = _described(vocab, input_size, gate_activation, (4 * H, I))  # before any array
-    upload.check_sizes(plan, largest_tensor(s))
+        check_extras(plan, s)
+        V = plan.vocabulary_size()
+        described = _described(vocab, input_size, gate_activation, (4 * H, I if V is None else V), plan)
+    K = plan.classes()
+    if labels and K is None:
+        raise Invalid(
+            "'labels' name an output layer's classes, but the file holds no output layer", ["labels"]
+        )
+    named = None if K is None else _labels(labels, K, None if described is None else described.get("vocab"))
+    upload.check_sizes(plan, largest_tensor(s), largest_extra(s))
     weights, native = upload.load(plan, forget_bias, MAX_ABS)
     if described is None:
-        described = _described(vocab, input_size, gate_activation, weights["weight_ih_l0"].shape)
+        described = _described(vocab, input_size, gate_activation, weights["weight_ih_l0"].shape, plan)
     if reverse:  # part of the id: the same weights read forward are another model
         described["reverse"] = True
+    if named is not None:  # the class names are part of what the model is, so of its id
+        described["labels"] = named
     model_id = upload.content_id(weights, described)
     info = {**described, "name": name, "file": filename, "forget_bias": forget_bias, "source": plan.source}
     if plan.module is not None:  # what of a whole model's file was taken, and what left out
         info |= {"module": plan.module, **_left_out(plan.ignored)}
+    info |= _whole_model(plan, headers)
     created = models.put_model(model_id, info, native)
     if not created:  # the same weights, uploaded before: answer what the store keeps (its name…)
         info = models.get_info(model_id) or info
@@ -86,10 +103,17 @@ def accept(
 
 
 def _described(
-    vocab: str | None, input_size: int | None, gate_activation: str, first: tuple[int, ...]
+    vocab: str | None,
+    input_size: int | None,
+    gate_activation: str,
+    first: tuple[int, ...],
+    plan: upload.Plan | None = None,
 ) -> dict[str, Any]:
-    """The input description, checked against weight_ih_l0's shape `first` (4H, I)."""
+    """The input description, checked against weight_ih_l0's shape `first` (4H, I) — (4H, V) once
+    an embedding of V tokens is folded in."""
     I = first[1]
+    if plan is not None and plan.embedding is not None:
+        return _described_tokens(vocab, input_size, gate_activation, plan, I)
     described: dict[str, Any] = {"gate_activation": gate_activation}
     if vocab is not None:
         described["vocab"] = _vocabulary(vocab)
@@ -125,3 +149,104 @@ def largest_tensor(s: Limits) -> int:
     """The most numbers one tensor of an LSTM within the limits holds: weight_ih_l0 (4H, I) or,
     in a layer above, weight_ih (4H, H)."""
     return 4 * s.max_hidden * max(s.max_input_size, s.max_hidden)
+
+
+def largest_extra(s: Limits) -> int:
+    """The most numbers an embedding (V, I) or an output layer (K, 2H) within the limits holds."""
+    return max(s.max_input_size**2, s.max_classes * 2 * s.max_hidden)
+
+
+def _described_tokens(
+    vocab: str | None, input_size: int | None, gate_activation: str, plan: upload.Plan, V: int
+) -> dict[str, Any]:
+    """A model with an embedding reads tokens: one of V, named by the vocabulary."""
+    where = f"the embedding {_quote(plan.embedding_module)} has {V} rows"
+    if vocab is None:
+        raise Invalid(
+            f"{where}, one per token: give 'vocab' with {V} characters, not 'input_size'", ["vocab"]
+        )
+    chars = _vocabulary(vocab)
+    if len(chars) != V:
+        raise Invalid(f"vocab has {len(chars)} characters but {where}, one per token: give {V}", ["vocab"])
+    return {"gate_activation": gate_activation, "vocab": chars}
+
+
+def _quote(prefix: str | None) -> str:
+    return "with no prefix" if not prefix else repr(prefix)
+
+
+def check_extras(plan: upload.Plan, s: Limits) -> None:
+    """The embedding's V (the input size the model reads once it is folded in) and the output
+    layer's K within the limits, from the headers: before any data is read."""
+    V = plan.vocabulary_size()
+    if V is not None and V > s.max_input_size:
+        raise Invalid(
+            f"the embedding {_quote(plan.embedding_module)} has {V} rows (tokens), the model's input "
+            f"size once folded in; the limit is {s.max_input_size} (GATESCOPE_MAX_INPUT_SIZE)",
+            ["weights", plan.embedding or "embedding"],
+            limit=s.max_input_size,
+        )
+    K = plan.classes()
+    if K is not None and K > s.max_classes:
+        raise Invalid(
+            f"the output layer {_quote(plan.head_module)} has {K} classes; the limit is "
+            f"{s.max_classes} (GATESCOPE_MAX_CLASSES)",
+            ["weights", plan.head.get("weight", "head")],
+            limit=s.max_classes,
+        )
+
+
+LABEL_LONGEST = 100  # characters of one class name
+
+
+def _labels(raw: str | None, K: int, vocab: str | None) -> list[str]:
+    """The output layer's K class names: the `labels` form field (a JSON list of K strings), else
+    the vocabulary when it has K characters (a language model predicts the next one), else
+    "0"…"K−1"."""
+    if not raw:
+        return list(vocab) if vocab is not None and len(vocab) == K else [str(k) for k in range(K)]
+    try:
+        items = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise Invalid(f"labels must be a JSON list of {K} strings, one per class", ["labels"]) from None
+    if not isinstance(items, list) or len(items) != K:
+        got = f"a list of {len(items)}" if isinstance(items, list) else f"a JSON {type(items).__name__}"
+        raise Invalid(
+            f"labels must be a JSON list of {K} strings, one per class of the output layer; got {got}",
+            ["labels"],
+        )
+    for k, item in enumerate(items):
+        if not isinstance(item, str):
+            raise Invalid(f"label {k} is not a string", ["labels", k])
+        if not item or len(item) > LABEL_LONGEST:
+            raise Invalid(f"label {k} must have 1 to {LABEL_LONGEST} characters", ["labels", k])
+        if any(0xD800 <= ord(ch) <= 0xDFFF for ch in item):
+            raise Invalid(f"label {k} holds a lone surrogate, which is not a character", ["labels", k])
+    return items
+
+
+def _whole_model(plan: upload.Plan, headers: Any) -> dict[str, Any]:
+    """What the answer says of a whole model's other modules: the embedding folded in, the output
+    layer, and each conversion in words."""
+    info: dict[str, Any] = {}
+    conversions = list(getattr(headers, "conversions", None) or [])
+    emb = plan.header(upload.EMBEDDING)
+    if emb is not None:
+        V, I = emb.shape
+        info["embedding"] = {"module": plan.embedding_module, "shape": [V, I]}
+        folded = (
+            "weight_ih_l0 and weight_ih_l0_reverse"
+            if "weight_ih_l0_reverse" in plan.names
+            else "weight_ih_l0"
+        )
+        conversions.append(
+            f"embedding {_quote(plan.embedding_module)} ({V} × {I}) folded into {folded}: "
+            "the model reads one-hot tokens"
+        )
+    K = plan.classes()
+    if K is not None:
+        info["head"] = {"module": plan.head_module, "classes": K}
+        conversions.append(f"output layer {_quote(plan.head_module)} (K = {K})")
+    if conversions:
+        info["conversions"] = conversions
+    return info

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.engine.lstm import LayerTrace, forward, shape_of
+from app.engine.outputs import logits as read_out
 
 HEAD_WEIGHT = "head.weight"  # (K, H): read-out of the top layer's h into K classes
 HEAD_BIAS = "head.bias"  # (K,)
@@ -50,7 +51,7 @@ def logits(
     """Forward pass: traces of every layer and the head's logits (T, B, K) for inputs (T, B, I),
     from h0, c0 (layers, B, H) or zeros."""
     traces = forward(lstm_part(params), x, h0, c0)
-    return traces, traces[-1].h @ params[HEAD_WEIGHT].T + params[HEAD_BIAS]
+    return traces, read_out(traces[-1].h, params[HEAD_WEIGHT], params[HEAD_BIAS])
 
 
 def loss_and_grads(

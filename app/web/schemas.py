@@ -29,6 +29,9 @@ class ModelInfo(BaseModel):
     card: dict[str, Any] | None = Field(
         None, description="trained models: task, command, seed, steps, loss, held-out accuracy, units"
     )
+    labels: list[str] | None = Field(
+        None, description="the output layer's K class names; null: the model has no output layer"
+    )
 
 
 class ModelList(BaseModel):
@@ -59,6 +62,17 @@ class StepResponse(BaseModel):
     h: list[float] = Field(description="h_t = o_t ⊙ tanh(c_t), H")
     gate_curve: GateCurve
     interventions: list[InterventionIn]
+    outputs: StepOutputs | None = Field(
+        None,
+        description="a model with an output layer: its prediction after step t (forward and "
+        "backward h of the last layer, whatever layer is explained)",
+    )
+
+
+class StepOutputs(BaseModel):
+    labels: list[str] = Field(description="the output layer's K class names")
+    logits: list[float] = Field(description="W·h_t + b, K")
+    probs: list[float] = Field(description="their softmax, K")
 
 
 class GateParts(BaseModel):
@@ -114,6 +128,15 @@ class LayerOut(BaseModel):
     retention: RetentionOut | None = Field(None, description='with include ["retention"]')
 
 
+class OutputsOut(BaseModel):
+    labels: list[str] = Field(description="the output layer's K class names")
+    logits: list[list[float]] = Field(
+        description="W·h_t + b of the last layer's h (forward and backward concatenated when "
+        "bidirectional), T×K: row t is the prediction after reading x_t"
+    )
+    probs: list[list[float]] = Field(description="the softmax of each row of logits, T×K")
+
+
 class RunResponse(BaseModel):
     model: str | None
     tokens: list[str] = Field(description="one label per time step")
@@ -125,6 +148,9 @@ class RunResponse(BaseModel):
     )
     gate_curve: GateCurve | None = Field(
         None, description='with include ["parts"]: the curve the gates sit on'
+    )
+    outputs: OutputsOut | None = Field(
+        None, description='with include ["outputs"], for a model with an output layer: its predictions'
     )
 
 

@@ -26,6 +26,8 @@ UPLOAD_FORM = {
                         "input_size": {"anyOf": [{"type": "integer", "minimum": 1}]},
                         "name": {"anyOf": [{"type": "string", "maxLength": 100}]},
                         "module": {"anyOf": [{"type": "string", "maxLength": 200}]},
+                        "embedding": {"anyOf": [{"type": "string", "maxLength": 200}]},
+                        "head": {"anyOf": [{"type": "string", "maxLength": 200}]},
                     },
                     "oneOf": [
                         {"title": "a text model", "required": ["vocab"], "not": {"required": ["input_size"]}},
@@ -40,6 +42,26 @@ UPLOAD_FORM = {
         }
     }
 }
+
+EMBEDDING_FIELD = (
+    "the module prefix of the embedding that feeds the LSTM (a weight-only module, V × I, e.g. "
+    "'encoder.'), folded into its first layer so that the model reads one-hot tokens of size V; "
+    "'none' for none. Needed only when several modules fit"
+)
+HEAD_FIELD = (
+    "the module prefix of the output layer after the LSTM (weight K × H, or K × 2H when "
+    "bidirectional, and bias K, e.g. 'decoder.'); 'none' for none. Needed only when several fit"
+)
+LABELS_FIELD = (
+    "the output layer's class names, a JSON list of K strings; without it, the vocabulary when it "
+    "has K characters, else '0'…'K−1'"
+)
+
+
+def _whole_model_fields(embedding: str | None, head: str | None, labels: str | None) -> dict[str, str | None]:
+    """The form fields that say how a whole model's other modules are read."""
+    return {"embedding": embedding, "head": head, "labels": labels}
+
 
 router = APIRouter()  # the type, the site and the rate limit are checked first: middleware.UploadGate
 
@@ -85,6 +107,9 @@ async def upload_model(
             "holding several (e.g. 'encoder.'); torch names only",
         ),
     ] = None,
+    embedding: Annotated[str | None, Form(max_length=200, description=EMBEDDING_FIELD)] = None,
+    head: Annotated[str | None, Form(max_length=200, description=HEAD_FIELD)] = None,
+    labels: Annotated[str | None, Form(max_length=200_000, description=LABELS_FIELD)] = None,
 ) -> JSON:
     """Store your own LSTM's weights by content hash and get its model id (unlisted)."""
     raw = await weights.read()
@@ -101,7 +126,17 @@ async def upload_model(
         request,
         lambda: JSON(
             uploads.accept(
-                raw, filename, vocab, input_size, name, recurrent_activation, forget_bias, s, models, module
+                raw,
+                filename,
+                vocab,
+                input_size,
+                name,
+                recurrent_activation,
+                forget_bias,
+                s,
+                models,
+                module,
+                **_whole_model_fields(embedding, head, labels),
             )
         ),
     )
