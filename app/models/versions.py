@@ -35,7 +35,14 @@ def tensor_hash(weights: dict[str, np.ndarray], description: dict[str, Any]) -> 
 
 
 def _describe(m: Model) -> dict[str, Any]:
-    return {"vocab": m.vocab, "input_size": m.input_size, "gate_activation": m.gate_activation}
+    described: dict[str, Any] = {
+        "vocab": m.vocab,
+        "input_size": m.input_size,
+        "gate_activation": m.gate_activation,
+    }
+    if m.words is not None:  # only then: every other model's pin stays as it was
+        described["words"] = list(m.words)
+    return described
 
 
 _pins_by_id: OrderedDict[tuple[str, str], str] = OrderedDict()

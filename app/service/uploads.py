@@ -40,6 +40,56 @@ def _vocabulary(raw: str) -> str:
     return vocab
 
 
+MAX_WORD = 64  # characters of one word of a word model's `tokens`
+
+
+def _word_list(raw: str, s: Limits) -> list[str]:
+    """A word model's words: a JSON list of distinct non-empty strings without whitespace, at most
+    GATESCOPE_MAX_INPUT_SIZE of them, each at most MAX_WORD characters."""
+    try:
+        items = json.loads(raw)
+    except ValueError as e:
+        raise Invalid(
+            f"tokens must be a JSON list of words, and is not valid JSON: {e}", ["tokens"]
+        ) from None
+    except RecursionError:
+        raise Invalid(
+            "tokens must be a JSON list of words, and nests too deeply to be one", ["tokens"]
+        ) from None
+    if not isinstance(items, list):
+        raise Invalid("tokens must be a JSON list of words (strings)", ["tokens"])
+    if not items:
+        raise Invalid("tokens is empty", ["tokens"])
+    if len(items) > s.max_input_size:
+        raise Invalid(
+            f"tokens holds {len(items)} words; the limit is {s.max_input_size} (GATESCOPE_MAX_INPUT_SIZE)",
+            ["tokens"],
+            limit=s.max_input_size,
+        )
+    seen: dict[str, int] = {}
+    for k, word in enumerate(items):
+        if not isinstance(word, str) or not word:
+            raise Invalid(f"tokens[{k}] is not a word: each must be a non-empty string", ["tokens", k])
+        if len(word) > MAX_WORD:
+            raise Invalid(
+                f"tokens[{k}] is {len(word)} characters long; the limit is {MAX_WORD}",
+                ["tokens", k],
+                limit=MAX_WORD,
+            )
+        if any(ch.isspace() for ch in word) or len(word.split()) != 1:
+            raise Invalid(
+                f"tokens[{k}] ({word!r}) holds whitespace: the text is split on whitespace, so no "
+                "word can hold it",
+                ["tokens", k],
+            )
+        if any(0xD800 <= ord(ch) <= 0xDFFF for ch in word):
+            raise Invalid(f"tokens[{k}] holds a lone surrogate", ["tokens", k])
+        if word in seen:
+            raise Invalid(f"tokens repeats {word!r}: at {seen[word]} and at {k}", ["tokens", k])
+        seen[word] = k
+    return items
+
+
 def accept(
     raw: bytes,
     filename: str,
@@ -51,10 +101,16 @@ def accept(
     s: Limits,
     models: Store,
     module: str | None = None,
+    tokens: str | None = None,
 ) -> dict[str, Any]:
     """Check everything, then store: a refused upload leaves nothing behind."""
-    if (vocab is None) == (input_size is None):
-        raise Invalid("give either 'vocab' (the characters, in one-hot order) or 'input_size'", [])
+    if sum(given is not None for given in (vocab, tokens, input_size)) != 1:
+        raise Invalid(
+            "give either 'vocab' (the characters, in one-hot order) or 'input_size', or for a word "
+            "model 'tokens' (its words, a JSON list): exactly one of them",
+            [],
+        )
+    words = None if tokens is None else _word_list(tokens, s)  # before a byte of the file is read
     headers = formats.read_headers(raw, s.max_upload_bytes * 4, s.max_upload_tensors)
     # A Keras 2 file whose layers use hard_sigmoid says so itself (app.models.kerasfile)
     gate_activation = getattr(headers, "gate_activation", None) or gate_activation
@@ -64,11 +120,11 @@ def accept(
     if declared is not None:  # None: the names or shapes are off, and load says how
         H, layers, I = declared
         limits.check_size(H, layers, s, ["weights"], input_size=I)
-        described = _described(vocab, input_size, gate_activation, (4 * H, I))  # before any array
+        described = _described(vocab, input_size, gate_activation, (4 * H, I), words)  # before any array
     upload.check_sizes(plan, largest_tensor(s))
     weights, native = upload.load(plan, forget_bias, MAX_ABS)
     if described is None:
-        described = _described(vocab, input_size, gate_activation, weights["weight_ih_l0"].shape)
+        described = _described(vocab, input_size, gate_activation, weights["weight_ih_l0"].shape, words)
     model_id = upload.content_id(weights, described)
     info = {**described, "name": name, "file": filename, "forget_bias": forget_bias, "source": plan.source}
     if plan.module is not None:  # what of a whole model's file was taken, and what left out
@@ -81,12 +137,24 @@ def accept(
 
 
 def _described(
-    vocab: str | None, input_size: int | None, gate_activation: str, first: tuple[int, ...]
+    vocab: str | None,
+    input_size: int | None,
+    gate_activation: str,
+    first: tuple[int, ...],
+    words: list[str] | None = None,
 ) -> dict[str, Any]:
     """The input description, checked against weight_ih_l0's shape `first` (4H, I)."""
     I = first[1]
     described: dict[str, Any] = {"gate_activation": gate_activation}
-    if vocab is not None:
+    if words is not None:
+        described["tokens"] = words
+        if len(words) != I:
+            raise Invalid(
+                f"tokens has {len(words)} words but the weights take {I} inputs per step "
+                f"(weight_ih_l0 is {tuple(first)})",
+                ["tokens"],
+            )
+    elif vocab is not None:
         described["vocab"] = _vocabulary(vocab)
         if len(described["vocab"]) != I:
             raise Invalid(
