@@ -40,7 +40,9 @@ def _describe(m: Model) -> dict[str, Any]:
         "input_size": m.input_size,
         "gate_activation": m.gate_activation,
     }
-    if m.words is not None:  # only then: every other model's pin stays as it was
+    if m.reverse:  # said only where true: every pin given out before it existed stays the same
+        described["reverse"] = True
+    if m.words is not None:  # likewise: only a word model's pin says its words
         described["words"] = list(m.words)
     return described
 
