@@ -35,9 +35,15 @@ def tensor_hash(weights: dict[str, np.ndarray], description: dict[str, Any]) -> 
 
 
 def _describe(m: Model) -> dict[str, Any]:
-    described = {"vocab": m.vocab, "input_size": m.input_size, "gate_activation": m.gate_activation}
+    described: dict[str, Any] = {
+        "vocab": m.vocab,
+        "input_size": m.input_size,
+        "gate_activation": m.gate_activation,
+    }
     if m.reverse:  # said only where true: every pin given out before it existed stays the same
         described["reverse"] = True
+    if m.words is not None:  # likewise: only a word model's pin says its words
+        described["words"] = list(m.words)
     return described
 
 

@@ -23,6 +23,7 @@ from app.models import versions
 TEXT_VOCAB = string.ascii_lowercase + string.ascii_uppercase + string.digits + " .,;:!?'\"-()\n"
 ASCII_VOCAB = "".join(chr(c) for c in range(32, 127)) + "\n"
 
+UNKNOWN = "<unk>"  # the word a word model reads in place of one not in its list, if the list has it
 OPEN = 10.0  # a pre-activation that saturates a gate: σ(10) ≈ 0.99995, tanh(10) ≈ 1
 I, F, G, O = range(4)
 
@@ -47,6 +48,7 @@ class Model:
     head: dict[str, np.ndarray] | None = field(default=None, repr=False)
     labels: tuple[str, ...] = ()  # the head's K class names
     reverse: bool = False  # reads the sequence from its last step to its first (Keras go_backwards)
+    words: tuple[str, ...] | None = None  # a word model's words, one-hot in this order (text split on spaces)
 
     # Computed once per model object (cached_property writes past the frozen dataclass's fields).
     @cached_property
@@ -58,6 +60,11 @@ class Model:
     def pin(self) -> str:
         """This version's pin (see app.models.versions)."""
         return versions.pin_of(self)
+
+    @property
+    def reads_text(self) -> bool:
+        """A text model (characters or words), not one that reads numbers per step."""
+        return self.vocab is not None or self.words is not None
 
     @property
     def hidden_size(self) -> int:
@@ -341,7 +348,12 @@ def from_upload(
     """A model someone uploaded (see app.upload), as stored; `head`: its output layer, if any
     (stored without labels: "0"…"K−1")."""
     vocab = info.get("vocab")
-    size = len(vocab) if vocab is not None else int(info["input_size"])
+    words = tuple(info["tokens"]) if info.get("tokens") is not None else None
+    size = len(vocab) if vocab is not None else len(words) if words is not None else int(info["input_size"])
+    if words is not None:
+        example = " ".join(w for w in words[:8] if w != UNKNOWN)
+    else:
+        example = (vocab or "")[:20] if vocab is not None else " ".join(["0"] * size)
     return Model(
         id=model_id,
         title=upload_title(info),
@@ -350,12 +362,13 @@ def from_upload(
         weights=weights,
         vocab=vocab,
         input_size=size,
-        example=(vocab or "")[:20] if vocab is not None else " ".join(["0"] * size),
+        example=example,
         gate_activation=info.get("gate_activation", "sigmoid"),
         parity=parity,
         head=head,
         labels=tuple(info.get("labels") or map(str, range(len(head["weight"]) if head else 0))),
         reverse=bool(info.get("reverse", False)),
+        words=words,
     )
 
 

@@ -61,7 +61,12 @@ def check_steps_first(data: Any, s: Limits) -> None:
         return
     text, inputs = data.get("text"), data.get("inputs")
     if isinstance(text, str) and len(text) > s.max_steps:
-        check_steps(len(text), s, ["text"])
+        # An upload may read words, a step each: only the words count until its model is known
+        # (a character upload's text is counted again, by character, when it is encoded).
+        uploaded = isinstance(data.get("model"), str) and data["model"].startswith("up-")
+        steps = len(text.split()) if uploaded else len(text)
+        if steps > s.max_steps:
+            check_steps(steps, s, ["text"])
     if isinstance(inputs, list) and len(inputs) > s.max_steps:  # typed text (a link's) is no steps
         check_steps(len(inputs), s, ["inputs"])
 

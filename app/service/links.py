@@ -98,7 +98,7 @@ def run_request(state: dict[str, Any], m: zoo.Model) -> RunRequest:
     """The run a state shows, what-ifs included; without a sequence, the model's example, as on the page."""
     what_ifs = parse_interventions(state.get("x"))
     body: dict[str, Any] = {"model": state["model"], "pin": state.get("pin"), "interventions": what_ifs}
-    if m.vocab is not None:
+    if m.reads_text:
         text = state.get("text")
         body["text"] = m.example if text is None else text
     else:
@@ -135,9 +135,9 @@ def create(state: LinkState, s: Limits, store: Store) -> dict[str, Any]:
     unit and layer it points at), pin its model, store it: {id, url, created, state}."""
     _check_unicode(state)
     m = resolve.find_model(state.model, s, store, state.pin)
-    if m.vocab is not None and state.inputs is not None:
+    if m.reads_text and state.inputs is not None:
         raise Invalid(f"model {m.id!r} reads text: give 'text', not 'inputs'", ["inputs"])
-    if m.vocab is None and state.text is not None:
+    if not m.reads_text and state.text is not None:
         raise Invalid(f"model {m.id!r} reads numbers: give 'inputs', not 'text'", ["text"])
     req = run_request(state.model_dump(), m)
     try:  # B's what-ifs (compare view) read as x does
@@ -148,7 +148,7 @@ def create(state: LinkState, s: Limits, store: Store) -> dict[str, Any]:
         r = resolve.resolve(req, s, store, model=m)
     except resolve.WhatIfRefused as e:
         raise Invalid(f"x: what-if {e.index + 1}: {e.reason}", ["x"]) from None
-    sequence = "text" if m.vocab is not None else "inputs"
+    sequence = "text" if m.reads_text else "inputs"
     _check_answer(req, r, s, sequence)
     _check_pointed(state, r)
     _check_b(state, m, s, store)
@@ -205,11 +205,11 @@ def _check_b(state: LinkState, a: zoo.Model, s: Limits, store: Store) -> None:
     except Refusal as e:
         raise _as_b(e, "model2") from None
     typed = state.text2
-    if typed is None and (b.vocab is None) == (a.vocab is None):
-        typed = state.text if a.vocab is not None else state.inputs
+    if typed is None and b.reads_text == a.reads_text:
+        typed = state.text if a.reads_text else state.inputs
         typed = a.example if typed is None else typed
     b_state = {"model": b.id, "pin": state.pin if same else None, "x": state.x2}
-    b_state["text" if b.vocab is not None else "inputs"] = typed
+    b_state["text" if b.reads_text else "inputs"] = typed
     try:
         req = run_request(b_state, b)
         r = resolve.resolve(req, s, store, model=b)

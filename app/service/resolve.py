@@ -91,10 +91,10 @@ def resolve(
         return _checked(None, weights, x, [], shape, "sigmoid", req)
     assert req.model is not None
     m = model if model is not None else find_model(req.model, s, models, req.pin)
-    if m.vocab is not None:
+    if m.reads_text:
         if req.inputs is not None or req.text is None:
             raise Invalid(f"model {m.id!r} reads text: send 'text', not 'inputs'", ["text"])
-        x, tokens = encode_text(req.text, m, s)
+        x, tokens = encode_words(req.text, m, s) if m.words is not None else encode_text(req.text, m, s)
         return _checked(m, m.weights, x, tokens, m.shape, m.gate_activation, req)
     if req.text is not None:
         raise Invalid(
@@ -143,6 +143,35 @@ def encode_text(text: str, m: zoo.Model, s: Limits) -> tuple[np.ndarray, list[st
     x = np.zeros((len(text), len(m.vocab)))
     x[np.arange(len(text)), cols] = 1.0
     return x, list(text)
+
+
+WORD = re.compile(r"\S+")  # a word model reads the text split on whitespace, as str.split() does
+
+
+def encode_words(text: str, m: zoo.Model, s: Limits) -> tuple[np.ndarray, list[str]]:
+    """A word model's steps: the text's words, each one-hot by its index in the model's list; a
+    word not in it read as '<unk>' if the list has that, else refused naming it and where it is."""
+    assert m.words is not None
+    found = list(WORD.finditer(text))
+    limits.check_steps(len(found), s, ["text"])
+    index = {w: k for k, w in enumerate(m.words)}
+    unknown = index.get(zoo.UNKNOWN)
+    cols = np.empty(len(found), dtype=np.intp)
+    for t, match in enumerate(found):
+        k = index.get(match[0], unknown)
+        if k is None:
+            raise Invalid(
+                f"word {match[0]!r} (word {t}, at character {match.start()}) is not among the words "
+                f"of model {m.id!r}, which has no {zoo.UNKNOWN!r} to read it as",
+                ["text", t],
+                word=match[0],
+                position=t,
+                offset=match.start(),
+            )
+        cols[t] = k
+    x = np.zeros((len(found), len(m.words)))
+    x[np.arange(len(found)), cols] = 1.0
+    return x, [match[0] for match in found]
 
 
 def _vectors(inputs: list[list[float]] | None, size: int, s: Limits) -> np.ndarray:

@@ -5,6 +5,7 @@ upload leaves nothing behind."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from app.models import formats, upload
@@ -40,6 +41,56 @@ def _vocabulary(raw: str) -> str:
     return vocab
 
 
+MAX_WORD = 64  # characters of one word of a word model's `tokens`
+
+
+def _word_list(raw: str, s: Limits) -> list[str]:
+    """A word model's words: a JSON list of distinct non-empty strings without whitespace, at most
+    GATESCOPE_MAX_INPUT_SIZE of them, each at most MAX_WORD characters."""
+    try:
+        items = json.loads(raw)
+    except ValueError as e:
+        raise Invalid(
+            f"tokens must be a JSON list of words, and is not valid JSON: {e}", ["tokens"]
+        ) from None
+    except RecursionError:
+        raise Invalid(
+            "tokens must be a JSON list of words, and nests too deeply to be one", ["tokens"]
+        ) from None
+    if not isinstance(items, list):
+        raise Invalid("tokens must be a JSON list of words (strings)", ["tokens"])
+    if not items:
+        raise Invalid("tokens is empty", ["tokens"])
+    if len(items) > s.max_input_size:
+        raise Invalid(
+            f"tokens holds {len(items)} words; the limit is {s.max_input_size} (GATESCOPE_MAX_INPUT_SIZE)",
+            ["tokens"],
+            limit=s.max_input_size,
+        )
+    seen: dict[str, int] = {}
+    for k, word in enumerate(items):
+        if not isinstance(word, str) or not word:
+            raise Invalid(f"tokens[{k}] is not a word: each must be a non-empty string", ["tokens", k])
+        if len(word) > MAX_WORD:
+            raise Invalid(
+                f"tokens[{k}] is {len(word)} characters long; the limit is {MAX_WORD}",
+                ["tokens", k],
+                limit=MAX_WORD,
+            )
+        if any(ch.isspace() for ch in word) or len(word.split()) != 1:
+            raise Invalid(
+                f"tokens[{k}] ({word!r}) holds whitespace: the text is split on whitespace, so no "
+                "word can hold it",
+                ["tokens", k],
+            )
+        if any(0xD800 <= ord(ch) <= 0xDFFF for ch in word):
+            raise Invalid(f"tokens[{k}] holds a lone surrogate", ["tokens", k])
+        if word in seen:
+            raise Invalid(f"tokens repeats {word!r}: at {seen[word]} and at {k}", ["tokens", k])
+        seen[word] = k
+    return items
+
+
 def accept(
     raw: bytes,
     filename: str,
@@ -54,12 +105,19 @@ def accept(
     embedding: str | None = None,
     head: str | None = None,
     labels: str | None = None,
+    tokens: str | None = None,
 ) -> dict[str, Any]:
     """Check everything, then store: a refused upload leaves nothing behind. `embedding`, `head`:
     the module prefixes of a whole model's embedding and output layer (or "none"), when the file's
-    shapes leave it open; `labels`: the output layer's class names, a JSON list."""
-    if (vocab is None) == (input_size is None):
-        raise Invalid("give either 'vocab' (the characters, in one-hot order) or 'input_size'", [])
+    shapes leave it open; `labels`: the output layer's class names, a JSON list; `tokens`: a word
+    model's words, a JSON list."""
+    if sum(given is not None for given in (vocab, tokens, input_size)) != 1:
+        raise Invalid(
+            "give either 'vocab' (the characters, in one-hot order) or 'input_size', or for a word "
+            "model 'tokens' (its words, a JSON list): exactly one of them",
+            [],
+        )
+    words = None if tokens is None else _word_list(tokens, s)  # before a byte of the file is read
     headers = formats.read_headers(raw, s.max_upload_bytes * 4, s.max_upload_tensors)
     # A Keras 2 file whose layers use hard_sigmoid says so itself (app.models.kerasfile)
     gate_activation = getattr(headers, "gate_activation", None) or gate_activation
@@ -75,17 +133,19 @@ def accept(
         limits.check_size(H, layers, s, ["weights"], input_size=I)
         check_extras(plan, s)
         V = plan.vocabulary_size()
-        described = _described(vocab, input_size, gate_activation, (4 * H, I if V is None else V), plan)
+        described = _described(
+            vocab, input_size, gate_activation, (4 * H, I if V is None else V), plan, words
+        )
     K = plan.classes()
     if labels and K is None:
         raise Invalid(
             "'labels' name an output layer's classes, but the file holds no output layer", ["labels"]
         )
-    named = None if K is None else _labels(labels, K, None if described is None else described.get("vocab"))
+    named = None if K is None else _labels(labels, K, _names_of(described))
     upload.check_sizes(plan, largest_tensor(s), largest_extra(s))
     weights, native = upload.load(plan, forget_bias, MAX_ABS)
     if described is None:
-        described = _described(vocab, input_size, gate_activation, weights["weight_ih_l0"].shape, plan)
+        described = _described(vocab, input_size, gate_activation, weights["weight_ih_l0"].shape, plan, words)
     if reverse:  # part of the id: the same weights read forward are another model
         described["reverse"] = True
     if named is not None:  # the class names are part of what the model is, so of its id
@@ -108,14 +168,23 @@ def _described(
     gate_activation: str,
     first: tuple[int, ...],
     plan: upload.Plan | None = None,
+    words: list[str] | None = None,
 ) -> dict[str, Any]:
     """The input description, checked against weight_ih_l0's shape `first` (4H, I) — (4H, V) once
     an embedding of V tokens is folded in."""
     I = first[1]
     if plan is not None and plan.embedding is not None:
-        return _described_tokens(vocab, input_size, gate_activation, plan, I)
+        return _described_tokens(vocab, input_size, gate_activation, plan, I, words)
     described: dict[str, Any] = {"gate_activation": gate_activation}
-    if vocab is not None:
+    if words is not None:
+        described["tokens"] = words
+        if len(words) != I:
+            raise Invalid(
+                f"tokens has {len(words)} words but the weights take {I} inputs per step "
+                f"(weight_ih_l0 is {tuple(first)})",
+                ["tokens"],
+            )
+    elif vocab is not None:
         described["vocab"] = _vocabulary(vocab)
         if len(described["vocab"]) != I:
             raise Invalid(
@@ -157,10 +226,19 @@ def largest_extra(s: Limits) -> int:
 
 
 def _described_tokens(
-    vocab: str | None, input_size: int | None, gate_activation: str, plan: upload.Plan, V: int
+    vocab: str | None,
+    input_size: int | None,
+    gate_activation: str,
+    plan: upload.Plan,
+    V: int,
+    words: list[str] | None = None,
 ) -> dict[str, Any]:
-    """A model with an embedding reads tokens: one of V, named by the vocabulary."""
+    """A model with an embedding reads tokens: one of V, named by the vocabulary or the words."""
     where = f"the embedding {_quote(plan.embedding_module)} has {V} rows"
+    if words is not None:
+        if len(words) != V:
+            raise Invalid(f"tokens has {len(words)} words but {where}, one per token: give {V}", ["tokens"])
+        return {"gate_activation": gate_activation, "tokens": words}
     if vocab is None:
         raise Invalid(
             f"{where}, one per token: give 'vocab' with {V} characters, not 'input_size'", ["vocab"]
@@ -199,7 +277,14 @@ def check_extras(plan: upload.Plan, s: Limits) -> None:
 LABEL_LONGEST = 100  # characters of one class name
 
 
-def _labels(raw: str | None, K: int, vocab: str | None) -> list[str]:
+def _names_of(described: dict[str, Any] | None) -> Sequence[str] | None:
+    """The names of a model's inputs, where it has some: its characters or its words."""
+    if described is None:
+        return None
+    return described.get("vocab") or described.get("tokens")
+
+
+def _labels(raw: str | None, K: int, vocab: Sequence[str] | None) -> list[str]:
     """The output layer's K class names: the `labels` form field (a JSON list of K strings), else
     the vocabulary when it has K characters (a language model predicts the next one), else
     "0"…"K−1"."""

@@ -28,7 +28,12 @@ export function describe(els, info, pinUnit) {
   els.parity.hidden = !info.parity;
   els.parity.textContent = info.parity ? `✓ ${info.parity}` : "";
   listUnits(els.units, info, pinUnit);
-  if (info.kind === "text") {
+  if (info.kind === "words") {
+    els.label.textContent = "Sequence (words)";
+    const shown = info.words.slice(0, 40).join(" ") + (info.words.length > 40 ? " …" : "");
+    const unk = info.words.includes("<unk>") ? "; any other word is read as <unk>" : "";
+    els.help.textContent = `One time step per word (split on spaces). It reads ${info.words.length} words: ${shown}${unk}`;
+  } else if (info.kind === "text") {
     els.label.textContent = "Sequence (text)";
     els.help.textContent = `One time step per character. This model reads: ${vocabulary(info)}`;
   } else {

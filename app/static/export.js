@@ -41,7 +41,7 @@ function cellWidth(tokens) {
   return widest + 4 > cell && T * (widest + 4) <= WIDE ? widest + 4 : cell;
 }
 
-const seqOf = (model, state) => (model.kind === "text" ? state.text : state.inputs) ?? "";
+const seqOf = (model, state) => (model.kind === "vector" ? state.inputs : state.text) ?? "";
 
 // Where everything goes, in CSS pixels (the canvas has `scale` device pixels per CSS pixel).
 // Cells are whole device pixels wide and tall, so that every cell keeps its colour exactly.
@@ -122,9 +122,10 @@ function header(ctx, box, data, model, state) {
   if (layerCount > 1) about.push(plural(layerCount, "layer"));
   if (both) about.push("both directions");
   write(ctx, about.join("  ·  "), BOX.margin, top + 38, { font: `14px ${FONT}`, colour: MUTED });
-  const shown = model.kind === "text" ? data.tokens.map(showToken).join("") : seqOf(model, state);
+  const shown =
+    model.kind === "vector" ? seqOf(model, state) : data.tokens.map(showToken).join(model.kind === "words" ? " " : "");
   ctx.font = `14px ${MONO}`;
-  const label = model.kind === "text" ? "text " : "inputs ";
+  const label = model.kind === "vector" ? "inputs " : "text ";
   write(ctx, label, BOX.margin, top + 60, { font: `14px ${FONT}`, colour: MUTED });
   const at = BOX.margin + ctx.measureText(label).width;
   ctx.font = `14px ${MONO}`;
@@ -210,7 +211,7 @@ export async function pngFile(data, model, state) {
     const words = entryTitle(data.layers, layer);
     write(ctx, words, BOX.margin, y + 13, { font: `700 16px ${FONT}` });
   }
-  const reads = model.kind === "text" ? "token" : "input";
+  const reads = model.kind === "vector" ? "input" : "token";
   const ranges = data.layers.map((layer) => PANELS.map((spec) => colourRange(spec, layer)));
   box.panels.forEach((place, n) => {
     const k = n % PANELS.length;

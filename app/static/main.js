@@ -46,7 +46,7 @@ let drawn = null; // {data, sent}: the last /api/run answer drawn and the body t
 let inflight = null; // {key, controller} of the run under way
 const board = new Board(els, (l, t, u) => pinCell(l, t, u));
 
-const seqKey = (info) => (info.kind === "text" ? "text" : "inputs");
+const seqKey = (info) => (info.kind === "vector" ? "inputs" : "text"); // text: characters or words
 
 function showError(message) {
   els.error.hidden = !message;
@@ -129,7 +129,7 @@ async function draw() {
   try {
     // nothing to run: say so here rather than ask the server and show its refusal
     const whatIfs = parseInterventions(state.x); // what-ifs alter the run in every view
-    if (model.kind === "text" && state.text === "") throw new Error("the sequence is empty: type at least one character");
+    if (model.kind !== "vector" && state.text === "") throw new Error("the sequence is empty: type at least one character");
     body = runBody(model, {
       typed: state[seqKey(model)],
       pin: state.pin,

@@ -14,7 +14,7 @@ export function runBody(info, { typed, pin = null, whatIfs = [], extra = {} }) {
   if (pin) body.pin = pin;
   Object.assign(body, extra);
   if (whatIfs.length) body.interventions = whatIfs;
-  if (info.kind === "text") body.text = typed;
+  if (info.kind !== "vector") body.text = typed; // characters or words
   else body.inputs = parseSteps(typed, info.size);
   return body;
 }

@@ -23,8 +23,14 @@ log = logging.getLogger("gatescope.train")
 
 
 def parser() -> argparse.ArgumentParser:
+    """The training commands alone (app.cli's parser adds `open` beside them)."""
     p = argparse.ArgumentParser(prog="gatescope", description="Gatescope's command line.")
-    sub = p.add_subparsers(dest="command", required=True)
+    add_commands(p.add_subparsers(dest="command", required=True))
+    return p
+
+
+def add_commands(sub: Any) -> None:
+    """`train` and `train-lm`, as subcommands of `sub` (an argparse subparsers action)."""
     t = sub.add_parser("train", help="train an LSTM on a toy task and write its weights and card")
     t.add_argument("task", choices=sorted(TASKS))
     # None: the task's recipe (app.train.tasks.Recipe) decides
@@ -66,7 +72,6 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--forget-bias", type=float, default=1.0)
     m.add_argument("--recurrent-decay", type=float, default=3.0)
     m.add_argument("--out", type=Path, required=True, help="weights file (float32 safetensors)")
-    return p
 
 
 def with_recipe(a: argparse.Namespace) -> argparse.Namespace:
@@ -259,7 +264,11 @@ def run_train_lm(a: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    args = parser().parse_args(argv)
+    return run(parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a training command parsed by parser() or by app.cli's."""
     if args.command == "train":
         return run_train(with_recipe(args))
     if args.command == "train-lm":

@@ -14,9 +14,17 @@ class ModelInfo(BaseModel):
     title: str
     description: str
     hint: str
-    kind: Literal["text", "vector"]
+    kind: Literal["text", "words", "vector"] = Field(
+        description="text: reads characters (vocab); words: reads the text split on whitespace (words); "
+        "vector: reads `size` numbers per step"
+    )
     vocab: str | None = Field(None, description="the characters a text model reads, in one-hot order")
-    size: int = Field(description="input size I: numbers per step (len(vocab) for a text model)")
+    words: list[str] | None = Field(
+        None, description="the words a word model reads, in one-hot order ('<unk>' for any other)"
+    )
+    size: int = Field(
+        description="input size I: numbers per step (len(vocab) or len(words) for a text or word model)"
+    )
     hidden_size: int
     layers: int
     directions: int = Field(1, description="2 for a bidirectional LSTM: each layer read both ways")

@@ -187,6 +187,9 @@ def upload_form() -> dict[str, Any]:
         ({"weights": "x"}, False),
         ({"weights": "x", "vocab": "ab", "input_size": 2}, False),
         ({"weights": "", "vocab": "ab"}, False),
+        ({"weights": "x", "tokens": '["a"]'}, True),
+        ({"weights": "x", "tokens": '["a"]', "vocab": "ab"}, False),
+        ({"weights": "x", "tokens": '["a"]', "input_size": 2}, False),
     ],
 )
 def test_the_upload_form_says_vocab_or_input_size_exactly_one(form, ok):
@@ -194,7 +197,7 @@ def test_the_upload_form_says_vocab_or_input_size_exactly_one(form, ok):
 
 
 def test_neither_or_both_of_vocab_and_input_size_are_refused_as_the_form_says(client):
-    for form in ({}, {"vocab": "ab", "input_size": "2"}):
+    for form in ({}, {"vocab": "ab", "input_size": "2"}, {"vocab": "ab", "tokens": '["a", "b"]'}):
         r = client.post("/api/models", files={"weights": ("w.npz", b"PK")}, data=form)
         assert r.status_code == 422
         assert r.json()["error"].startswith("give either 'vocab'") and r.json()["loc"] == []

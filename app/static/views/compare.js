@@ -34,7 +34,7 @@ const infoOf = (id) => {
 
 // A's sequence as typed: the text or numbers the page ran (its sent body), else the state's.
 function sequenceA(ctx) {
-  if (ctx.model.kind === "text") return ctx.sent?.text ?? ctx.state.text ?? ctx.model.example ?? "";
+  if (ctx.model.kind !== "vector") return ctx.sent?.text ?? ctx.state.text ?? ctx.model.example ?? "";
   return ctx.state.inputs ?? ctx.model.example ?? "";
 }
 
@@ -144,8 +144,8 @@ function caveats(ctx, infoB, b) {
     out.push("A and B are different models: unit u of one need not do what unit u of the other does.");
   }
   if (ctx.model.kind !== infoB.kind) {
-    out.push(`A reads ${ctx.model.kind === "text" ? "text" : "numbers"} and B reads ` +
-      `${infoB.kind === "text" ? "text" : "numbers"}: their inputs differ in kind.`);
+    out.push(`A reads ${ctx.model.kind === "vector" ? "numbers" : ctx.model.kind} and B reads ` +
+      `${infoB.kind === "vector" ? "numbers" : infoB.kind}: their inputs differ in kind.`);
   } else if (ctx.model.vocab && infoB.vocab && ctx.model.vocab !== infoB.vocab) {
     out.push("A and B read different vocabularies (different characters, or the same ones in another order).");
   }

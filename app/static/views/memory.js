@@ -25,6 +25,7 @@ const ORDERS = [
 function stepsOf(state, model) {
   if (!model) return null;
   if (model.kind === "text") return Array.from(state.text ?? "").length;
+  if (model.kind === "words") return (state.text ?? "").split(/\s+/).filter(Boolean).length;
   try {
     return parseSteps(state.inputs ?? "", model.size).length;
   } catch {

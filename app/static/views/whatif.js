@@ -48,7 +48,7 @@ const minus = (a, b) => a.map((row, t) => row.map((v, u) => v - b[t][u]));
 // The model's own run, from the page's cache of runs: pinning cells re-renders the view, it must
 // not refetch.
 function original(ctx) {
-  const typed = ctx.model.kind === "text" ? ctx.state.text : ctx.state.inputs;
+  const typed = ctx.model.kind === "vector" ? ctx.state.inputs : ctx.state.text;
   return cachedRun(runBody(ctx.model, { typed, pin: ctx.state.pin }));
 }
 

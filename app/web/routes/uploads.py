@@ -14,7 +14,7 @@ from app.web.routes.api import computed
 from app.web.schemas import UploadOut
 
 # What the form's schema cannot say from the handler's signature alone (see routes.api.SCHEMA_EXTRA):
-# exactly one of vocab and input_size. An empty form field counts as absent.
+# exactly one of vocab, tokens and input_size. An empty form field counts as absent.
 UPLOAD_FORM = {
     "requestBody": {
         "content": {
@@ -23,6 +23,7 @@ UPLOAD_FORM = {
                     "properties": {
                         "weights": {"minLength": 1},  # an empty file is refused
                         "vocab": {"anyOf": [{"type": "string", "minLength": 1}]},
+                        "tokens": {"anyOf": [{"type": "string", "minLength": 2}]},
                         "input_size": {"anyOf": [{"type": "integer", "minimum": 1}]},
                         "name": {"anyOf": [{"type": "string", "maxLength": 100}]},
                         "module": {"anyOf": [{"type": "string", "maxLength": 200}]},
@@ -30,11 +31,20 @@ UPLOAD_FORM = {
                         "head": {"anyOf": [{"type": "string", "maxLength": 200}]},
                     },
                     "oneOf": [
-                        {"title": "a text model", "required": ["vocab"], "not": {"required": ["input_size"]}},
+                        {
+                            "title": "a text model",
+                            "required": ["vocab"],
+                            "not": {"anyOf": [{"required": ["input_size"]}, {"required": ["tokens"]}]},
+                        },
+                        {
+                            "title": "a word model",
+                            "required": ["tokens"],
+                            "not": {"anyOf": [{"required": ["input_size"]}, {"required": ["vocab"]}]},
+                        },
                         {
                             "title": "a vector model",
                             "required": ["input_size"],
-                            "not": {"required": ["vocab"]},
+                            "not": {"anyOf": [{"required": ["vocab"]}, {"required": ["tokens"]}]},
                         },
                     ],
                 }
@@ -86,6 +96,13 @@ async def upload_model(
         str | None, Form(description="the characters, in one-hot order (string or JSON list)")
     ] = None,
     input_size: Annotated[int | None, Form(ge=1, description="numbers per step, for a vector model")] = None,
+    tokens: Annotated[
+        str | None,
+        Form(
+            description="a word model's words, in one-hot order: a JSON list of distinct strings "
+            "without whitespace (the text is split on whitespace; '<unk>' stands for words not listed)"
+        ),
+    ] = None,
     name: Annotated[str | None, Form(max_length=100)] = None,
     recurrent_activation: Annotated[
         Literal["sigmoid", "hard_sigmoid"],
@@ -137,6 +154,7 @@ async def upload_model(
                 models,
                 module,
                 **_whole_model_fields(embedding, head, labels),
+                tokens=tokens,
             )
         ),
     )
