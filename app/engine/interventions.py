@@ -49,7 +49,7 @@ def check_interventions(interventions: Sequence[Intervention], steps: int, shape
     ranges = {
         "t": (steps, f"the sequence has {steps} step(s)"),
         "unit": (shape.hidden_size, f"the model has {shape.hidden_size} hidden unit(s)"),
-        "layer": (shape.layers, f"the model has {shape.layers} layer(s)"),
+        "layer": (shape.entries, _entries(shape)),
     }
     for n, iv in enumerate(interventions):
         if not isinstance(iv, Intervention):
@@ -78,6 +78,15 @@ def check_interventions(interventions: Sequence[Intervention], steps: int, shape
                 raise InterventionError(
                     n, name, f"{name} = {v} is out of range: {why}, so {name} runs from 0 to {size - 1}"
                 )
+
+
+def _entries(shape: Shape) -> str:
+    if shape.directions == 1:
+        return f"the model has {shape.layers} layer(s)"
+    return (
+        f"the model has {shape.layers} bidirectional layer(s), {shape.entries} entries (each layer "
+        "forward, then backward)"
+    )
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ For each layer and each step t (PyTorch's convention, gate rows in the order i, 
 
 Weights are named and laid out as in torch.nn.LSTM's state_dict (app.engine.weights); missing
 biases count as zero. Layer k > 0 reads layer k-1's h as its input. Everything is float64.
+A bidirectional LSTM runs each layer twice, forwards and from the last step to the first (its
+`_reverse` weights), and layer k > 0 reads both directions' h side by side, as torch does.
 Interventions (app.engine.interventions) add a shift to a gate's pre-activation before its
 activation, or replace its output after it; c_t and h_t then follow from the gates so obtained.
 """
@@ -18,13 +20,23 @@ activation, or replace its output after it; c_t and h_t then follow from the gat
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
 # The app imports the engine's public names from this module, so it re-exports those it does not use.
 from app.engine.interventions import Intervention, InterventionError, Plan, check_interventions, plan  # noqa: F401
 from app.engine.trace import LayerTrace
-from app.engine.weights import GATES, Shape, WeightError, init_weights, keras_to_torch, shape_of  # noqa: F401
+from app.engine.weights import (  # noqa: F401
+    DIRECTIONS,
+    GATES,
+    SUFFIX,
+    Shape,
+    WeightError,
+    init_weights,
+    keras_to_torch,
+    shape_of,
+)
 
 # What the rows of the sigmoid gates i, f, o are multiplied by ahead of the loop (see _layer).
 GATE_SCALE = {"sigmoid": 0.5, "hard_sigmoid": 0.2}
@@ -37,41 +49,75 @@ def forward(
     c0: np.ndarray | None = None,
     gate_activation: str = "sigmoid",
     interventions: Sequence[Intervention] = (),
+    reverse: bool = False,
 ) -> list[LayerTrace]:
-    """Run the LSTM over inputs (T, I) and return one trace per layer; h0, c0 are (layers, H).
+    """Run the LSTM over inputs (T, I) and return one trace per layer and direction: layer 0
+    (forward, then backward if bidirectional), layer 1, …; h0, c0 are (entries, H), an entry being
+    a layer's direction, in that order (torch's (D·layers, H)).
 
     A batch of B sequences of equal length runs at once as inputs (T, B, I), with h0, c0
-    (layers, B, H) and traces of (T, B, H): what training needs. gate_activation
-    "hard_sigmoid" is the older Keras default for i, f, o: clip(0.2·z + 0.5, 0, 1).
+    (entries, B, H) and traces of (T, B, H): what training needs. gate_activation
+    "hard_sigmoid" is the older Keras default for i, f, o: clip(0.2·z + 0.5, 0, 1). `reverse`
+    (Keras's go_backwards) runs every layer of a one-directional LSTM from the last step to the
+    first. Every trace's arrays are in input order: row t is the step that read x_t.
 
     `interventions` apply in list order, to every sequence of a batch alike: shifts of the same
-    pre-activation add up, and where two clamps set the same cell the later one wins. They are
-    checked first (InterventionError names the one at fault); see LayerTrace for what they leave
-    in the trace.
+    pre-activation add up, and where two clamps set the same cell the later one wins. Their
+    `layer` counts entries and their `t` is in input order. They are checked first
+    (InterventionError names the one at fault); see LayerTrace for what they leave in the trace.
     """
     if gate_activation not in GATE_SCALE:
         raise ValueError(f"gate_activation {gate_activation!r}; expected one of {sorted(GATE_SCALE)}")
     shape = shape_of(weights)
+    if reverse and shape.directions == 2:
+        raise ValueError("reverse runs a one-directional LSTM backwards; these weights are bidirectional")
     x = np.asarray(inputs, dtype=np.float64)
     if x.ndim not in (2, 3) or x.shape[-1] != shape.input_size or 0 in x.shape:
         raise ValueError(
             f"inputs have shape {x.shape}; expected (T, {shape.input_size}) or "
             f"(T, B, {shape.input_size}) with T, B ≥ 1"
         )
-    L, H = shape.layers, shape.hidden_size
-    state = (L, *x.shape[1:-1], H)
+    H = shape.hidden_size
+    state = (shape.entries, *x.shape[1:-1], H)
     h0, c0 = (_initial(v, state, name) for v, name in ((h0, "h0"), (c0, "c0")))
     check_interventions(interventions, x.shape[0], shape)
-    traces = []
-    for k in range(L):
-        W_ih = np.asarray(weights[f"weight_ih_l{k}"], dtype=np.float64)
-        W_hh = np.asarray(weights[f"weight_hh_l{k}"], dtype=np.float64)
-        b = _bias(weights, f"bias_ih_l{k}", H) + _bias(weights, f"bias_hh_l{k}", H)
-        mine = plan([iv for iv in interventions if iv.layer in (None, k)], x.shape[0], H)
-        trace = _layer(W_ih, W_hh, b, x, h0[k], c0[k], gate_activation, mine)
-        traces.append(trace)
-        x = trace.h
+    directions = DIRECTIONS if shape.directions == 2 else ("backward",) if reverse else ("forward",)
+    traces: list[LayerTrace] = []
+    for k in range(shape.layers):
+        for direction in directions:
+            n, sx = len(traces), SUFFIX[direction] if shape.directions == 2 else ""
+            W_ih = np.asarray(weights[f"weight_ih_l{k}{sx}"], dtype=np.float64)
+            W_hh = np.asarray(weights[f"weight_hh_l{k}{sx}"], dtype=np.float64)
+            b = _bias(weights, f"bias_ih_l{k}{sx}", H) + _bias(weights, f"bias_hh_l{k}{sx}", H)
+            mine = plan([iv for iv in interventions if iv.layer in (None, n)], x.shape[0], H)
+            if direction == "forward":
+                trace = _layer(W_ih, W_hh, b, x, h0[n], c0[n], gate_activation, mine)
+            else:
+                trace = _backward(W_ih, W_hh, b, x, h0[n], c0[n], gate_activation, mine)
+            traces.append(trace)
+        mine_now = traces[-len(directions) :]
+        x = mine_now[0].h if len(mine_now) == 1 else np.concatenate([t.h for t in mine_now], axis=-1)
     return traces
+
+
+def _backward(
+    W_ih: np.ndarray,
+    W_hh: np.ndarray,
+    b: np.ndarray,
+    x: np.ndarray,
+    h0: np.ndarray,
+    c0: np.ndarray,
+    gate_activation: str,
+    ivs: Plan,
+) -> LayerTrace:
+    """One layer read from the last step to the first: the forward loop over the steps reversed,
+    its interventions reversed with them, and every array turned back into input order."""
+    flip = {
+        part: {g: a[::-1] for g, a in getattr(ivs, part).items()} for part in ("shifts", "clamps", "values")
+    }
+    tr = _layer(W_ih, W_hh, b, x[::-1], h0, c0, gate_activation, Plan(**flip))
+    turned = {name: getattr(tr, name)[::-1] for name in ("i", "f", "g", "o", "c", "h")}
+    return replace(tr, **turned, x=x, shifts=ivs.shifts, clamps=ivs.clamps, direction="backward")
 
 
 def _initial(value: np.ndarray | None, shape: tuple[int, ...], name: str) -> np.ndarray:

@@ -23,6 +23,10 @@ class LayerTrace:
     gate array holds the clamped value, not the activation of `pre`. An intervention applies to
     every sequence of a batch alike, so both are (T, H) even when the trace is (T, B, H);
     `shift(gate)` and `clamped(gate)` give them in the gate arrays' own shape.
+
+    `direction` "backward" is a layer that read the sequence from its last step to its first (the
+    backward half of a bidirectional layer, or Keras's go_backwards): its arrays are still in input
+    order, row t the step that read x_t, so its previous step is t + 1 (see `previous`).
     """
 
     i: np.ndarray
@@ -40,6 +44,14 @@ class LayerTrace:
     gate_activation: str = "sigmoid"  # of i, f, o: "sigmoid" or "hard_sigmoid"
     shifts: dict[str, np.ndarray] = field(default_factory=dict)  # gate -> (T, H) added to z
     clamps: dict[str, np.ndarray] = field(default_factory=dict)  # gate -> (T, H) bool: value set
+    direction: str = "forward"  # or "backward": read from the last step to the first
+
+    def previous(self, a: np.ndarray, start: np.ndarray) -> np.ndarray:
+        """(T, …) the value of `a` at each step's previous step, `start` (h0 or c0) before the
+        first: a[t − 1] forward, a[t + 1] backward."""
+        if self.direction == "backward":
+            return np.concatenate([a[1:], start[None]])
+        return np.concatenate([start[None], a[:-1]])
 
     def parts(self, gate: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The gate's pre-activation as (input part W·x_t (T, H), recurrent part U·h_{t-1} (T, H), bias (H,)).
@@ -49,7 +61,7 @@ class LayerTrace:
         k = GATES.index(gate)
         H = self.h.shape[-1]
         rows = slice(k * H, (k + 1) * H)
-        h_prev = np.concatenate([self.h0[None], self.h[:-1]])  # (T, [B,] H)
+        h_prev = self.previous(self.h, self.h0)  # (T, [B,] H)
         return self.x @ self.W_ih[rows].T, h_prev @ self.W_hh[rows].T, self.bias[rows]
 
     def pre(self, gate: str) -> np.ndarray:

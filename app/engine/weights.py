@@ -3,7 +3,9 @@ layout to it, and drawing random weights as torch does.
 
 Names as in torch.nn.LSTM's state_dict: `weight_ih_l{k}` (4H, I), `weight_hh_l{k}` (4H, H),
 `bias_ih_l{k}` and `bias_hh_l{k}` (4H), gate rows in the order i, f, g, o (GATES); missing biases
-count as zero. Layer k > 0 reads layer k-1's h, so its weight_ih is (4H, H).
+count as zero. Layer k > 0 reads layer k-1's h, so its weight_ih is (4H, H). A bidirectional LSTM
+(torch's bidirectional=True) has every layer's tensors twice, the backward direction's with the
+suffix `_reverse`, and layer k > 0 reads both directions' h side by side: weight_ih is (4H, 2H).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import numpy as np
 
 GATES = ("i", "f", "g", "o")  # the order of the gate row blocks in every (4H, …) tensor
 _NAME_KINDS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+DIRECTIONS = ("forward", "backward")
+SUFFIX = {"forward": "", "backward": "_reverse"}  # of a direction's tensor names
 
 
 class WeightError(ValueError):
@@ -27,11 +31,18 @@ class WeightError(ValueError):
 
 @dataclass(frozen=True)
 class Shape:
-    """A stacked LSTM's size: its layer count, input size I and hidden size H."""
+    """A stacked LSTM's size: its layer count, input size I, hidden size H, and directions (1, or
+    2 when bidirectional)."""
 
     layers: int
     input_size: int
     hidden_size: int
+    directions: int = 1
+
+    @property
+    def entries(self) -> int:
+        """How many traces a run gives: one per layer and direction."""
+        return self.layers * self.directions
 
 
 def shape_of(weights: Mapping[str, np.ndarray]) -> Shape:
@@ -41,7 +52,9 @@ def shape_of(weights: Mapping[str, np.ndarray]) -> Shape:
         layers += 1
     if layers == 0:
         raise WeightError("no tensor 'weight_ih_l0': the weights of layer 0 are missing", "weight_ih_l0")
-    expected = {f"{kind}_l{k}" for k in range(layers) for kind in _NAME_KINDS}
+    directions = 2 if "weight_ih_l0_reverse" in weights else 1
+    suffixes = [SUFFIX[d] for d in DIRECTIONS[:directions]]
+    expected = {f"{kind}_l{k}{sx}" for k in range(layers) for kind in _NAME_KINDS for sx in suffixes}
     for name in weights:
         if name not in expected:
             raise WeightError(f"unexpected tensor {name!r}: {_why_unexpected(name, layers)}", name)
@@ -62,24 +75,29 @@ def shape_of(weights: Mapping[str, np.ndarray]) -> Shape:
         )
     H = first.shape[0] // 4
     I = first.shape[1]
+    above = "(4H, H)" if directions == 1 else "(4H, 2H): both directions' h"
     for k in range(layers):
-        width = I if k == 0 else H
-        _expect(weights, f"weight_ih_l{k}", (4 * H, width), "(4H, I)" if k == 0 else "(4H, H)")
-        _expect(weights, f"weight_hh_l{k}", (4 * H, H), "(4H, H)")
-        for kind in ("bias_ih", "bias_hh"):
-            if f"{kind}_l{k}" in weights:
-                _expect(weights, f"{kind}_l{k}", (4 * H,), "(4H,)")
-    return Shape(layers, I, H)
+        for sx in suffixes:
+            width = I if k == 0 else H * directions
+            _expect(weights, f"weight_ih_l{k}{sx}", (4 * H, width), "(4H, I)" if k == 0 else above)
+            _expect(weights, f"weight_hh_l{k}{sx}", (4 * H, H), "(4H, H)")
+            for kind in ("bias_ih", "bias_hh"):
+                if f"{kind}_l{k}{sx}" in weights:
+                    _expect(weights, f"{kind}_l{k}{sx}", (4 * H,), "(4H,)")
+    return Shape(layers, I, H, directions)
 
 
 def _why_unexpected(name: str, layers: int) -> str:
     if name.startswith("weight_hr"):
-        return "LSTMs with projections (proj_size > 0) are not supported"
+        return (
+            "an LSTM with projections (proj_size > 0), whose h is projected to fewer numbers: "
+            "Gatescope does not compute projections; save an LSTM without proj_size"
+        )
     if name.endswith("_reverse"):
-        return "bidirectional LSTMs are not supported"
+        return "a bidirectional LSTM's backward tensors need layer 0's too (weight_ih_l0_reverse)"
     return (
         f"an LSTM with {layers} layer(s) has only weight_ih_l{{k}}, weight_hh_l{{k}}, "
-        f"bias_ih_l{{k}} and bias_hh_l{{k}} for k < {layers}"
+        f"bias_ih_l{{k}} and bias_hh_l{{k}} (and the same with _reverse, bidirectional) for k < {layers}"
     )
 
 

@@ -35,7 +35,10 @@ def tensor_hash(weights: dict[str, np.ndarray], description: dict[str, Any]) -> 
 
 
 def _describe(m: Model) -> dict[str, Any]:
-    return {"vocab": m.vocab, "input_size": m.input_size, "gate_activation": m.gate_activation}
+    described = {"vocab": m.vocab, "input_size": m.input_size, "gate_activation": m.gate_activation}
+    if m.reverse:  # said only where true: every pin given out before it existed stays the same
+        described["reverse"] = True
+    return described
 
 
 _pins_by_id: OrderedDict[tuple[str, str], str] = OrderedDict()

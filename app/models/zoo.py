@@ -42,6 +42,7 @@ class Model:
     parity: str = ""  # for uploaded models: how closely they match their framework, as tested
     card: dict | None = None  # for trained models: how they were trained and how well they do
     generator: str | None = None  # random models: the version of the generator that drew the weights
+    reverse: bool = False  # reads the sequence from its last step to its first (Keras go_backwards)
 
     # Computed once per model object (cached_property writes past the frozen dataclass's fields).
     @cached_property
@@ -314,6 +315,7 @@ def from_upload(model_id: str, info: dict, weights: dict[str, np.ndarray], parit
         example=(vocab or "")[:20] if vocab is not None else " ".join(["0"] * size),
         gate_activation=info.get("gate_activation", "sigmoid"),
         parity=parity,
+        reverse=bool(info.get("reverse", False)),
     )
 
 

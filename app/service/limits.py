@@ -24,7 +24,7 @@ class Limits(BaseModel):
     max_values: int = Field(
         1_800_000,
         ge=1,
-        description="most numbers in one answer: T × H × layers × 6 arrays (14 with parts), "
+        description="most numbers in one answer: T × H × layers (× 2 directions) × 6 arrays (14 with parts), "
         "float64 counting twice; about 20 MB of JSON",
     )
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="largest uploaded weights file")
@@ -93,11 +93,12 @@ def check_values(T: int, shape: Shape, req: RunRequest, s: Limits) -> None:
         arrays += 12 + len({iv.gate for iv in req.interventions if iv.bias_add is not None})
     arrays += 2 * ("update" in req.include) + ("retention" in req.include)
     per_value = 2 if req.precision == "float64" else 1
-    values = T * shape.hidden_size * shape.layers * arrays * per_value
+    values = T * shape.hidden_size * shape.entries * arrays * per_value
+    layers = f"layers {shape.layers}" + (" × 2 directions" if shape.directions == 2 else "")
     if values > s.max_values:
         raise Invalid(
             f"the answer would hold {values} numbers (steps {T} × hidden size "
-            f"{shape.hidden_size} × layers {shape.layers} × {arrays} arrays"
+            f"{shape.hidden_size} × {layers} × {arrays} arrays"
             f"{' × 2 for float64' if per_value == 2 else ''}); the limit is {s.max_values} "
             "(GATESCOPE_MAX_VALUES): send fewer steps, or fewer arrays",
             [],

@@ -184,7 +184,7 @@ def _check_answer(req: RunRequest, r: Resolved, s: Limits, key: str) -> None:
 def _check_pointed(state: LinkState, r: Resolved) -> None:
     """The step, unit and layer the link points at lie within its run."""
     bounds = (
-        ("layer", state.layer, r.shape.layers, "the model's last layer"),
+        ("layer", state.layer, r.shape.entries, "the model's last layer"),
         ("t", state.t, r.steps, "the sequence's last step"),
         ("unit", state.unit, r.shape.hidden_size, "the model's last unit"),
     )

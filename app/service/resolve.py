@@ -29,6 +29,7 @@ class Resolved:
     interventions: list[lstm.Intervention]
     shape: lstm.Shape
     gate_activation: str = "sigmoid"
+    reverse: bool = False  # read from the last step to the first (Keras go_backwards)
 
     @property
     def model_id(self) -> str | None:
@@ -118,7 +119,8 @@ def _checked(
         lstm.check_interventions(interventions, x.shape[0], shape)
     except lstm.InterventionError as e:
         raise WhatIfRefused(e) from None
-    return Resolved(m, weights, x, tokens, interventions, shape, gate_activation)
+    reverse = m is not None and m.reverse
+    return Resolved(m, weights, x, tokens, interventions, shape, gate_activation, reverse)
 
 
 def encode_text(text: str, m: zoo.Model, s: Limits) -> tuple[np.ndarray, list[str]]:

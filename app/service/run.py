@@ -30,6 +30,8 @@ def model_info(m: zoo.Model) -> dict[str, Any]:
         "size": m.input_size,
         "hidden_size": m.hidden_size,
         "layers": m.layers,
+        "directions": m.shape.directions,
+        "reverse": m.reverse,
         "units": list(m.units),
         "example": m.example,
         "parity": m.parity or None,
@@ -56,7 +58,9 @@ def compute(
             ["retention_from"],
         )
     limits.check_values(r.steps, r.shape, req, s)
-    return r, lstm.forward(r.weights, r.x, gate_activation=r.gate_activation, interventions=r.interventions)
+    return r, lstm.forward(
+        r.weights, r.x, gate_activation=r.gate_activation, interventions=r.interventions, reverse=r.reverse
+    )
 
 
 def execute(req: RunRequest, s: Limits, models: Store | None = None) -> dict[str, Any]:
@@ -65,7 +69,8 @@ def execute(req: RunRequest, s: Limits, models: Store | None = None) -> dict[str
     dtype = np.float64 if req.precision == "float64" else np.float32
     layers = []
     for tr in traces:
-        out: dict[str, Any] = {k: array(getattr(tr, k), dtype) for k in ("i", "f", "g", "o", "c", "h")}
+        out: dict[str, Any] = {"direction": tr.direction}
+        out |= {k: array(getattr(tr, k), dtype) for k in ("i", "f", "g", "o", "c", "h")}
         if "parts" in req.include:
             out["parts"] = {}
             for gate in lstm.GATES:

@@ -39,7 +39,7 @@ def explain_step(req: StepRequest, s: Limits, models: Store | None = None) -> di
             "clamped": tr.clamped(gate)[t].tolist(),
         }
     kept, written = explain.cell_update(tr)
-    c_prev = tr.c[t - 1] if t > 0 else tr.c0
+    c_prev = tr.previous(tr.c, tr.c0)[t]  # c_{t−1}; for a backward entry c_{t+1}
     tokens = p.tokens or run.tokens_for(p.x)
     return {
         "model": p.model_id,

@@ -2,6 +2,7 @@
 // under them. Draws what it is given; main.js decides when (a new run, new rows, a new pin).
 
 import { PANELS } from "./config.js";
+import { entryName, entryTitle } from "./describe.js";
 import { Panel, colourRange, showToken } from "./heatmap.js";
 
 export class Board {
@@ -31,8 +32,7 @@ export class Board {
       const section = document.createElement("section");
       section.className = "layer";
       const heading = document.createElement("h3");
-      heading.textContent =
-        layers.length > 1 ? `Layer ${l}${l === 0 ? " (reads the input)" : ` (reads layer ${l - 1}'s h)`}` : "";
+      heading.textContent = entryTitle(layers, l);
       if (heading.textContent) section.append(heading);
       const grid = document.createElement("div");
       grid.className = "grid";
@@ -77,7 +77,8 @@ export class Board {
     const name = model.units?.[u] ? ` (${model.units[u]})` : "";
     const head = document.createElement("div");
     head.className = "readout-head";
-    const layerText = data.layers.length > 1 ? `, layer ${l}` : "";
+    const entry = entryName(data.layers, l);
+    const layerText = entry ? `, ${entry}` : "";
     head.textContent = `${prefix}t = ${t}, token “${showToken(data.tokens[t])}”, unit ${u}${name}${layerText}`;
     const table = document.createElement("dl");
     table.className = "readout";

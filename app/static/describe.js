@@ -54,3 +54,21 @@ function listUnits(box, info, pinUnit) {
     box.append(button);
   }
 }
+
+// The heading of entry `l` of a run's layers: its layer, what it reads and, where the model reads
+// the sequence backwards (a bidirectional layer's second entry, or Keras's go_backwards), which way.
+export function entryTitle(layers, l) {
+  const backward = layers[l].direction === "backward";
+  if (layers.length === 1 && !backward) return "";
+  const both = layers.some((e) => e.direction === "backward") && layers.some((e) => e.direction !== "backward");
+  const k = both ? Math.floor(l / 2) : l;
+  const reads = k === 0 ? "reads the input" : `reads layer ${k - 1}'s h${both ? ", both directions" : ""}`;
+  if (!both && !backward) return `Layer ${k} (${reads})`;
+  const way = backward ? "backward (last step to first" : "forward (first step to last";
+  return `Layer ${k} ${way}; ${reads})`;
+}
+
+// Short, for a readout: "layer 1 backward"; "" for a model of one forward layer.
+export function entryName(layers, l) {
+  return entryTitle(layers, l).split(" (")[0].toLowerCase();
+}

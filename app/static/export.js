@@ -4,6 +4,7 @@
 // heatmap.js, so the image shows exactly what the page draws.
 
 import { PANELS, SIZES } from "./config.js";
+import { entryTitle } from "./describe.js";
 import {
   LUTS, colourRange, legendRamp, legendWords, paint, rowHeightFor, showToken, stepLabels, unitTicks,
 } from "./heatmap.js";
@@ -60,7 +61,7 @@ export function pngLayout(data) {
   const panels = [];
   let y = BOX.margin + BOX.header;
   for (let l = 0; l < L; l++) {
-    if (L > 1) {
+    if (entryTitle(data.layers, l)) {
       layers.push({ layer: l, y });
       y += BOX.layerHead;
     }
@@ -116,7 +117,10 @@ function header(ctx, box, data, model, state) {
   write(ctx, fit(ctx, model.title ?? data.model, right - BOX.margin - 90), BOX.margin, top + 13,
     { font: ctx.font });
   const about = [`model ${data.model}`, plural(T, "time step"), `H = ${data.hidden_size} units`];
-  if (L > 1) about.push(plural(L, "layer"));
+  const both = data.layers.some((e) => e.direction === "backward") && data.layers.some((e) => e.direction !== "backward");
+  const layerCount = both ? L / 2 : L;
+  if (layerCount > 1) about.push(plural(layerCount, "layer"));
+  if (both) about.push("both directions");
   write(ctx, about.join("  ·  "), BOX.margin, top + 38, { font: `14px ${FONT}`, colour: MUTED });
   const shown = model.kind === "text" ? data.tokens.map(showToken).join("") : seqOf(model, state);
   ctx.font = `14px ${MONO}`;
@@ -203,7 +207,7 @@ export async function pngFile(data, model, state) {
   ctx.fillRect(0, 0, box.width, box.height);
   header(ctx, box, data, model, state);
   for (const { layer, y } of box.layers) {
-    const words = layer === 0 ? "Layer 0 (reads the input)" : `Layer ${layer} (reads layer ${layer - 1}'s h)`;
+    const words = entryTitle(data.layers, layer);
     write(ctx, words, BOX.margin, y + 13, { font: `700 16px ${FONT}` });
   }
   const reads = model.kind === "text" ? "token" : "input";

@@ -19,6 +19,10 @@ class ModelInfo(BaseModel):
     size: int = Field(description="input size I: numbers per step (len(vocab) for a text model)")
     hidden_size: int
     layers: int
+    directions: int = Field(1, description="2 for a bidirectional LSTM: each layer read both ways")
+    reverse: bool = Field(
+        False, description="reads the sequence from its last step to its first (Keras go_backwards)"
+    )
     units: list[str] = Field(description="what each hidden unit means, where known")
     example: str = Field(description="a sequence that shows the model off, as typed in the page")
     parity: str | None = Field(None, description="uploaded models: how closely they match their framework")
@@ -94,6 +98,11 @@ class GateCurve(BaseModel):
 
 
 class LayerOut(BaseModel):
+    direction: Literal["forward", "backward"] = Field(
+        "forward",
+        description="the order this entry read the steps in; a bidirectional layer is two entries, "
+        "forward then backward. Every array is in input order: row t is the step that read x_t",
+    )
     i: list[list[float]] = Field(description="input gate, T×H")
     f: list[list[float]] = Field(description="forget gate, T×H")
     g: list[list[float]] = Field(description="candidate, T×H")

@@ -388,10 +388,15 @@ WEIGHT_ERRORS = {  # id: (change to good_weights, tensor named in .name, words i
     "rows-not-4H": (_set("weight_ih_l0", np.zeros((6, 3))), "weight_ih_l0", ["(6, 3)", "4H"]),
     "weight_ih_l0-1d": (_set("weight_ih_l0", np.zeros(8)), "weight_ih_l0", ["(8,)", "4H"]),
     "projection": (_set("weight_hr_l0", np.zeros((2, 2))), "weight_hr_l0", ["weight_hr_l0", "proj"]),
-    "bidirectional": (
+    "half-bidirectional": (  # a backward direction without its recurrent weights
         _set("weight_ih_l0_reverse", np.zeros((8, 3))),
-        "weight_ih_l0_reverse",
-        ["weight_ih_l0_reverse", "bidirectional"],
+        "weight_hh_l0_reverse",
+        ["weight_hh_l0_reverse", "missing"],
+    ),
+    "backward-only": (  # backward tensors need the forward ones of layer 0
+        _set("weight_ih_l1_reverse", np.zeros((8, 2))),
+        "weight_ih_l1_reverse",
+        ["weight_ih_l1_reverse", "weight_ih_l0_reverse"],
     ),
     "unexpected-name": (_set("kernel", np.zeros((3, 8))), "kernel", ["kernel", "unexpected"]),
     "layer-beyond-the-last": (

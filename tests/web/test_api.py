@@ -289,11 +289,11 @@ BAD = {  # id: (body, status, words in "error", "loc")
         ["'weight_xx_l0'"],
         ["weights", "weight_xx_l0"],
     ),
-    "bidirectional-tensor": (
+    "half-bidirectional": (
         with_tensor("weight_ih_l0_reverse", W2["weight_ih_l0"]),
         422,
-        ["weight_ih_l0_reverse", "bidirectional"],
-        ["weights", "weight_ih_l0_reverse"],
+        ["weight_hh_l0_reverse", "missing"],
+        ["weights", "weight_hh_l0_reverse"],
     ),
     "missing-weight_hh_l0": (
         without_tensor("weight_hh_l0"),
@@ -737,11 +737,17 @@ def test_an_invisible_character_is_named_by_its_code_point(client):
     assert_refused(r, 422, ["U+0301", "position 1"], ["text", 1])
 
 
-def test_bidirectional_weights_are_called_bidirectional_not_too_many_layers(client):
+def test_bidirectional_weights_run_as_two_entries_per_layer_each_with_its_direction(client):
     weights = {**W2}
     for name in W2:
-        weights[f"{name}_reverse"] = W2[name]
-    assert_refused(post(client, {"weights": weights, "inputs": [[0.1, 0.2, 0.3]]}), 422, ["bidirectional"])
+        weights[f"{name}_reverse"] = W2[name]  # the same weights both ways: mirror images
+    inputs = [[0.1, 0.2, 0.3], [0.5, -0.4, 0.0], [-1.0, 0.3, 0.2]]
+    body = post(client, {"weights": weights, "inputs": inputs, "precision": "float64"}).json()
+    assert [entry["direction"] for entry in body["layers"]] == ["forward", "backward"]
+    back = post(client, {"weights": W2, "inputs": inputs[::-1], "precision": "float64"}).json()
+    # the backward entry, in input order, is the forward LSTM run on the reversed steps
+    assert body["layers"][1]["h"] == back["layers"][0]["h"][::-1]
+    assert body["layers"][0]["h"] != body["layers"][1]["h"]
 
 
 def test_an_unexpected_failure_is_answered_as_json_and_logged(client, monkeypatch, caplog):
