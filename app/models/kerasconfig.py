@@ -99,9 +99,14 @@ def choose(layers: list[Layer], headers: Any) -> Taken:
                 f"go_backwards: layer {layer.name!r} read from the last step to the first; every array "
                 "is in input order (Keras returns its sequence last step first)"
             )
+    with_config = layers[0].config is not None
     if lstms[0].kind == "Bidirectional":
         headers.conversions.append("directions: forward and backward (Bidirectional, merge_mode 'concat')")
-    with_config = layers[0].config is not None
+        if not with_config:
+            headers.conversions.append(
+                "a .weights.h5 does not record merge_mode: each direction's h and c are Keras's whatever "
+                "it was; the output layer reads them concatenated, forward first"
+            )
     taken = Taken(lstms)
     taken.embedding = (
         _next_to(layers, lstms[0], -1, "Embedding") if with_config else _only(layers, "Embedding")

@@ -69,6 +69,10 @@ def accept(
     weights, native = upload.load(plan, forget_bias, MAX_ABS)
     if described is None:
         described = _described(vocab, input_size, gate_activation, weights["weight_ih_l0"].shape)
+    # Keras go_backwards: the same weights read backwards are another model, so part of its id
+    # (absent: forwards). `is True`: on other formats' plain lists, .reverse is list.reverse.
+    if getattr(headers, "reverse", None) is True:
+        described["reverse"] = True
     model_id = upload.content_id(weights, described)
     info = {**described, "name": name, "file": filename, "forget_bias": forget_bias, "source": plan.source}
     if plan.module is not None:  # what of a whole model's file was taken, and what left out
