@@ -6,6 +6,7 @@ computed at every step; what Gatescope cannot compute exactly is refused naming 
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 
@@ -50,6 +51,8 @@ MODELS = {
     ],
     "masked": lambda: [L.Embedding(V, I, mask_zero=True, name="embedding"), lstm()],
     "relu": lambda: [lstm(), L.Dense(5, activation="relu", name="dense")],
+    "bilast": lambda: [bi(return_sequences=False), L.Dense(5, name="dense")],
+    "mixed": lambda: [lstm(), bi()],
 }
 TOKENS = {"tokens", "last", "masked"}
 
@@ -233,6 +236,12 @@ def test_an_embedding_below_and_a_dense_above_are_read_as_embedding_and_head(sav
             "Keras layer 'lstm' has go_backwards=True: Keras hands",
         ),
         ("relu", ["weights", "dense", "activation"], "Keras layer 'dense' has activation='relu': "),
+        (
+            "bilast",
+            ["weights", "bidirectional", "return_sequences"],
+            "Keras layer 'bidirectional' has return_sequences=False: Keras then hands 'dense' the forward h",
+        ),
+        ("mixed", ["weights", "lstm"], "the .keras file stacks plain and Bidirectional LSTM layers"),
     ],
 )
 def test_what_the_layers_around_an_lstm_need_that_gatescope_cannot_compute_is_refused(
@@ -242,3 +251,26 @@ def test_what_the_layers_around_an_lstm_need_that_gatescope_cannot_compute_is_re
     assert r.status_code == 422, r.text
     assert r.json()["error"].startswith(words), r.json()
     assert r.json()["loc"] == loc
+
+
+def test_a_bidirectional_whose_halves_differ_is_refused_naming_the_setting(client, saved, tmp_path):
+    """Keras lets a Bidirectional take its own backward_layer; torch's layout has one activation."""
+    import json
+    import zipfile
+
+    source = zipfile.ZipFile(io.BytesIO(saved["bi1", ".keras"]))
+    config = json.loads(source.read("config.json"))
+    config["config"]["layers"][1]["config"]["backward_layer"]["config"]["activation"] = "relu"
+    edited = io.BytesIO()
+    with zipfile.ZipFile(edited, "w") as out:
+        for member in source.namelist():
+            out.writestr(member, json.dumps(config) if member == "config.json" else source.read(member))
+    r = post_model(client, edited.getvalue(), "m", input_size=str(I))
+    assert r.status_code == 422, r.text
+    assert r.json() == {
+        "error": "Keras layer 'bidirectional' is a Bidirectional whose halves differ in activation "
+        "('tanh' forward, 'relu' backward): Gatescope computes both directions with one set of "
+        "settings, as torch does",
+        "loc": ["weights", "bidirectional", "activation"],
+        "setting": "activation",
+    }
