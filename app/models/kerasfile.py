@@ -1,17 +1,19 @@
 """Keras files read with h5py: a Keras 3 .keras archive (config.json, metadata.json and
 model.weights.h5 in a zip), a Keras 3 .weights.h5, and a legacy .h5 (Keras 2's layout, written by
-`model.save("m.h5")` or `save_weights`). Only LSTM layers are taken; several are stacked in the
-order the model runs them, and named as Keras tensors are today: `kernel`, `recurrent_kernel`,
-`bias` for the first, with `_l1`, `_l2`… for the ones above it.
+`model.save("m.h5")` or `save_weights`). LSTM layers are taken, plain or all Bidirectional,
+stacked in the order the model runs them, with the Embedding directly below them and the Dense
+directly above them; which, and how their configs are judged, is app.models.kerasconfig's. They
+are named `kernel`, `recurrent_kernel`, `bias` for the first LSTM, with `_l1`, `_l2`… for the
+ones above it and `_l{k}_reverse` for a Bidirectional's backward half; `embeddings`;
+`dense_kernel`, `dense_bias`.
 
 Every dataset is judged by its header (dtype, shape, storage) before a byte of it is read, and
 only hard links inside the file are followed: external and soft links, external storage and
 virtual datasets would read other files on the server, and are refused.
 
-The config, where the file holds one, is honoured: what Gatescope cannot compute exactly (an
-activation other than tanh, go_backwards, a Bidirectional wrapper, Keras 3's hard_sigmoid) is
-refused, naming the layer and the setting. Keras 2's hard_sigmoid, clip(0.2·z + 0.5, 0, 1), is
-the engine's own, and is handed on as `Headers.gate_activation`.
+`Headers` hands on what the file says about computing it: Keras 2's hard_sigmoid (the engine's
+own) as `gate_activation`, go_backwards on the one LSTM as `reverse`, the `format` and, in words,
+the `conversions` made.
 """
 
 from __future__ import annotations
