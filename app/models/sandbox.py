@@ -19,6 +19,8 @@ from app import refusal
 from app.models.formats import Header
 from app.refusal import Invalid
 
+# what kerasfile.Headers carries besides its tensors, handed from the child to the parent
+META = ("file", "format", "keras_version", "gate_activation", "reverse", "layers", "conversions")
 READ_SECONDS = 10.0  # a Keras file of the largest LSTM the limits allow is read in well under 1 s
 _context = multiprocessing.get_context("forkserver")  # forks from a clean, single-threaded server
 _context.set_forkserver_preload(["app.models.kerasfile", "app.models.onnxprobe"])
@@ -89,7 +91,7 @@ def _read(sending: Connection, reader: str, raw: bytes, max_unpacked: int, max_t
     try:
         headers = getattr(kerasfile, reader)(raw, max_unpacked, max_tensors)
         tensors = [(h.name, h.dtype.str, h.shape, np.ascontiguousarray(h.read()).tobytes()) for h in headers]
-        meta = {k: getattr(headers, k) for k in ("format", "keras_version", "gate_activation", "layers")}
+        meta = {k: getattr(headers, k) for k in META}
         sending.send(("read", meta, tensors))
     except refusal.Refusal as r:
         sending.send(("refused", type(r).__name__, r.message, r.loc, r.extra))

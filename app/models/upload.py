@@ -27,7 +27,12 @@ PARITY = {
 }
 
 # Layer numbers in ASCII digits, a few of them: int() of 5,000 digits is refused by Python itself.
-KERAS_NAME = re.compile(r"(kernel|recurrent_kernel|bias)(?:_l([0-9]{1,4}))?")
+# An LSTM layer's parts (`_reverse`: a Bidirectional's backward half), an Embedding's and a Dense's.
+KERAS_NAME = re.compile(
+    r"(kernel|recurrent_kernel|bias)(?:_l([0-9]{1,4}))?(_reverse)?|embeddings|dense_kernel|dense_bias"
+)
+# what a Keras file's Embedding and Dense stand for (the Dense's kernel is (D, K): transposed at load)
+KERAS_EXTRAS = {"embeddings": "embedding.weight", "dense_kernel": "head.weight", "dense_bias": "head.bias"}
 TORCH_NAME = prefixes.TORCH_NAME
 
 
@@ -138,7 +143,7 @@ def _keras_plan(by_name: dict[str, formats.Header]) -> Plan:
     for uploaded in by_name:
         match = KERAS_NAME.fullmatch(uploaded)
         assert match is not None
-        name = f"{match[1]}_l{int(match[2] or 0)}"
+        name = KERAS_EXTRAS.get(uploaded) or f"{match[1]}_l{int(match[2] or 0)}{match[3] or ''}"
         if name in names:
             raise Invalid(
                 f"tensors {names[name]!r} and {uploaded!r} both stand for {name!r}: "
@@ -147,7 +152,9 @@ def _keras_plan(by_name: dict[str, formats.Header]) -> Plan:
                 tensors=[names[name], uploaded],
             )
         names[name] = uploaded
-    layers = len({n.rsplit("_l", 1)[1] for n in names})
+    layers = len(
+        {n.rsplit("_l", 1)[1].removesuffix("_reverse") for n in names if n not in KERAS_EXTRAS.values()}
+    )
     return Plan("Keras", by_name, names, layers)
 
 
@@ -257,27 +264,35 @@ def _convert(
 
 
 def _from_keras(p: Plan, arrays: dict[str, np.ndarray], check: bool) -> dict[str, np.ndarray]:
+    """The LSTM layers' tensors in torch naming; a Bidirectional's backward half (`_reverse`) as
+    torch's `weight_ih_l{k}_reverse`… An Embedding's and a Dense's are not LSTM tensors: not here."""
     weights: dict[str, np.ndarray] = {}
+    directions = ("", "_reverse") if any(n.endswith("_reverse") for n in arrays) else ("",)
     for k in range(p.layers):
-        parts = {part: arrays.get(f"{part}_l{k}") for part in ("kernel", "recurrent_kernel", "bias")}
-        for needed in ("kernel", "recurrent_kernel"):
-            if parts[needed] is None:
-                suffix = f"_l{k}" if k else ""
-                raise Invalid(f"Keras layer {k} has no '{needed}{suffix}'", ["weights", needed + suffix])
-        kernel, recurrent, bias = parts["kernel"], parts["recurrent_kernel"], parts["bias"]
-        assert kernel is not None and recurrent is not None
-        if check:  # the engine checks the shapes, and says what is off, on float64 stand-ins
-            try:
-                stand_in = None if bias is None else _zeros(bias)
-                lstm.keras_to_torch(_zeros(kernel), _zeros(recurrent), stand_in, k)
-            except lstm.WeightError as e:
-                raise Invalid(f"Keras layer {k}: {e}", ["weights", e.name or "kernel"]) from None
-        # the same conversion in the uploaded dtype: gate columns i, f, c, o are torch's rows
-        weights[f"weight_ih_l{k}"] = kernel.T
-        weights[f"weight_hh_l{k}"] = recurrent.T
-        if bias is not None:
-            weights[f"bias_ih_l{k}"] = bias
+        for direction in directions:
+            weights |= _keras_layer(arrays, k, direction, check)
     return weights
+
+
+def _keras_layer(arrays: dict[str, np.ndarray], k: int, direction: str, check: bool) -> dict[str, np.ndarray]:
+    parts = {part: arrays.get(f"{part}_l{k}{direction}") for part in ("kernel", "recurrent_kernel", "bias")}
+    for needed in ("kernel", "recurrent_kernel"):
+        if parts[needed] is None:
+            suffix = f"_l{k}{direction}" if k or direction else ""
+            raise Invalid(f"Keras layer {k} has no '{needed}{suffix}'", ["weights", needed + suffix])
+    kernel, recurrent, bias = parts["kernel"], parts["recurrent_kernel"], parts["bias"]
+    assert kernel is not None and recurrent is not None
+    if check:  # the engine checks the shapes, and says what is off, on float64 stand-ins
+        try:
+            stand_in = None if bias is None else _zeros(bias)
+            lstm.keras_to_torch(_zeros(kernel), _zeros(recurrent), stand_in, k)
+        except lstm.WeightError as e:
+            raise Invalid(f"Keras layer {k}: {e}", ["weights", e.name or "kernel"]) from None
+    # the same conversion in the uploaded dtype: gate columns i, f, c, o are torch's rows
+    out = {f"weight_ih_l{k}{direction}": kernel.T, f"weight_hh_l{k}{direction}": recurrent.T}
+    if bias is not None:
+        out[f"bias_ih_l{k}{direction}"] = bias
+    return out
 
 
 def _zeros(a: np.ndarray) -> np.ndarray:
