@@ -94,7 +94,7 @@ def choose(layers: list[Layer], headers: Any) -> Taken:
                     "Keras hands the next layer its outputs last step first, which Gatescope does not "
                     "compute in a stack; it computes go_backwards on a model of one LSTM layer",
                 )
-            headers.reverse = True
+            headers.backwards = True
             headers.conversions.append(
                 f"go_backwards: layer {layer.name!r} read from the last step to the first; every array "
                 "is in input order (Keras returns its sequence last step first)"
@@ -197,7 +197,7 @@ def _dense_fits(dense: Layer, lstm: Layer, with_config: bool, headers: Any) -> b
                 f"Keras then hands {dense.name!r} the forward h of the last step and the backward h of "
                 "the first, which is no one step of Gatescope's outputs; save it with return_sequences=True",
             )
-        row = "row 0 (the step that read x_0)" if headers.reverse else "row T−1"
+        row = "row 0 (the step that read x_0)" if headers.backwards else "row T−1"
         headers.conversions.append(
             f"layer {lstm.name!r} has return_sequences=False: Keras applies {dense.name!r} to its last "
             f"step only; Gatescope computes the outputs at every step, and {row} equals Keras's output"

@@ -56,9 +56,7 @@ class Headers(list[Header]):
         self.format = "Keras"  # what the upload's info records: "Keras .keras"…
         self.keras_version: str | None = None
         self.gate_activation: str | None = None  # "hard_sigmoid": a Keras 2 file says so; else None
-        # go_backwards on the one LSTM layer, computed from the last step to the first. The name is
-        # the engine's (forward's reverse=); as an attribute it hides list.reverse, which no one calls.
-        self.reverse: bool = False  # type: ignore[assignment,method-assign]
+        self.backwards = False  # go_backwards on the one LSTM layer: the engine's reverse=True
         self.layers: list[str] = []  # the Keras layers taken, bottom first
         self.conversions: list[str] = []  # what was converted, in words, for the upload's info
 

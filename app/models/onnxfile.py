@@ -10,7 +10,7 @@ Directions: a bidirectional node's W, R, B hold [forward, reverse]; the reverse 
 bidirectional nodes must join the two directions' Y [T, 2, batch, H] into [T, batch, 2H] exactly as
 torch.onnx.export writes it: Transpose(perm=[0, 2, 1, 3]) then Reshape([0, 0, -1]). A stack of
 reverse nodes is the engine's `reverse=True` (ONNX stores a reverse node's Y in input order, so each
-node reads the one below as the engine's backward layers do): `headers.reverse`. A stack mixing
+node reads the one below as the engine's backward layers do): `headers.backwards`. A stack mixing
 directions is refused, naming the node.
 
 What Gatescope cannot compute exactly is refused, naming the node and the attribute: activations
@@ -66,10 +66,7 @@ class Headers(list[Header]):
         self.format = "ONNX"
         self.nodes: list[str] = []  # the LSTM nodes taken, bottom first
         self.opset: int | None = None
-        # every node is direction reverse: the engine's reverse=True. The name the contract gives
-        # shadows list.reverse on the instance: read it as `getattr(headers, "reverse", False) is
-        # True`, since any other list's .reverse is a (truthy) method
-        self.reverse: bool = False  # type: ignore[method-assign,assignment]
+        self.backwards = False  # every node is direction reverse: the engine's reverse=True
         self.conversions: list[str] = []  # what was converted, in words (the model's badge)
 
 
@@ -139,7 +136,7 @@ def _read(model: onnx.ModelProto, max_tensors: int) -> Headers:
         _check_inputs(node, where, initializers, producers)
         headers.extend(_layer(k, node, where, initializers, NUM_DIRECTIONS[direction]))
         headers.nodes.append(where)
-    headers.reverse = directions[0] == "reverse"  # type: ignore[method-assign,assignment]
+    headers.backwards = directions[0] == "reverse"  # type: ignore[method-assign,assignment]
     headers.conversions = _conversions(lstms, directions[0])
     return headers
 

@@ -20,7 +20,7 @@ from app.models.formats import Header
 from app.refusal import Invalid
 
 # what kerasfile.Headers carries besides its tensors, handed from the child to the parent
-META = ("file", "format", "keras_version", "gate_activation", "reverse", "layers", "conversions")
+META = ("file", "format", "keras_version", "gate_activation", "backwards", "layers", "conversions")
 READ_SECONDS = 10.0  # a Keras file of the largest LSTM the limits allow is read in well under 1 s
 _context = multiprocessing.get_context("forkserver")  # forks from a clean, single-threaded server
 _context.set_forkserver_preload(["app.models.kerasfile", "app.models.onnxprobe"])

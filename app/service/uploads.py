@@ -121,9 +121,8 @@ def accept(
     headers = formats.read_headers(raw, s.max_upload_bytes * 4, s.max_upload_tensors)
     # A Keras 2 file whose layers use hard_sigmoid says so itself (app.models.kerasfile)
     gate_activation = getattr(headers, "gate_activation", None) or gate_activation
-    # An ONNX stack of reverse nodes reads the sequence backward (the engine's reverse=True). Any
-    # list's .reverse is a method, so only a True set by the reader counts.
-    reverse = getattr(headers, "reverse", False) is True
+    # Keras's go_backwards, or an ONNX stack of reverse nodes: read from the last step to the first
+    reverse = getattr(headers, "backwards", False) is True
     # an empty form field counts as absent
     plan = upload.plan(headers, module or None, embedding or None, head or None)
     declared = plan.declared_shape()

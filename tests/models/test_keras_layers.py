@@ -176,11 +176,11 @@ def test_a_bidirectional_lstm_is_read_as_torch_s_reverse_tensors_and_says_so(sav
 
 def test_go_backwards_on_one_lstm_is_handed_on_as_the_engine_s_reverse(saved):
     headers, _ = read(saved["backwards", ".keras"])
-    assert headers.reverse is True
+    assert headers.backwards is True
     assert any(
         c.startswith("go_backwards: layer 'lstm' read from the last step") for c in headers.conversions
     )
-    assert read(saved["bi1", ".keras"])[0].reverse is False  # a Bidirectional's backward half is no setting
+    assert read(saved["bi1", ".keras"])[0].backwards is False  # a Bidirectional's backward half is no setting
 
 
 @pytest.mark.parametrize("kind", [".keras", ".weights.h5"])

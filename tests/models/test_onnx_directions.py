@@ -205,9 +205,9 @@ def test_what_was_read_is_said(client):
         "bias_ih_l0_reverse",
         "bias_hh_l0_reverse",
     ]
-    assert getattr(headers, "reverse", False) is False
+    assert headers.backwards is False
     reverse = formats.read_headers(stack(("reverse", "reverse"))[0], 10**8, 100)
-    assert getattr(reverse, "reverse", False) is True
+    assert reverse.backwards is True
     assert reverse.conversions[-1] == (
         "direction reverse: every layer reads the sequence from the last step to the first"
     )
