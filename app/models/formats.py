@@ -20,7 +20,7 @@ import math
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,6 +77,16 @@ class Header:
         return math.prod(self.shape)
 
 
+class Headers(list[Header]):
+    """A file's tensors, and what its reader says of it: the format (for the model's badge), the
+    conversions made in reading it, in words. Keras's and ONNX's readers say more."""
+
+    def __init__(self, headers: Iterable[Header], format: str) -> None:
+        super().__init__(headers)
+        self.format = format
+        self.conversions: list[str] = []
+
+
 def read_headers(raw: bytes, max_unpacked: int, max_tensors: int) -> list[Header]:
     """The tensors of a torch.save file (a zip whose first member is `*/data.pkl`, or the legacy
     format's pickled magic number), a Keras file (app.models.kerasfile), an .npz (a zip: 'PK'
@@ -89,19 +99,20 @@ def read_headers(raw: bytes, max_unpacked: int, max_tensors: int) -> list[Header
     from app.models import kerasfile, sandbox, torchfile
 
     if torchfile.is_zip(raw) or torchfile.is_legacy(raw):
-        return torchfile.read(raw, max_unpacked, max_tensors)
+        layout = "zip" if torchfile.is_zip(raw) else "legacy"
+        return Headers(torchfile.read(raw, max_unpacked, max_tensors), f"torch.save ({layout} format)")
 
     if kerasfile.is_hdf5(raw):  # a Keras .weights.h5 or legacy .h5
         return sandbox.read_keras("read_hdf5", raw, max_unpacked, max_tensors)
     if raw[:2] == b"PK":
         if kerasfile.is_archive(raw):  # a .keras: config.json and model.weights.h5 in a zip
             return sandbox.read_keras("read_archive", raw, max_unpacked, max_tensors)
-        return _npz(raw, max_unpacked, max_tensors)
+        return Headers(_npz(raw, max_unpacked, max_tensors), "NumPy .npz")
     from app.models import onnxfile  # brings the onnx package, which only ONNX files need
 
     if (model := onnxfile.parse(raw)) is not None:  # after every other format has declined
         return onnxfile.read(model, max_tensors)
-    return _safetensors(raw, max_tensors)
+    return Headers(_safetensors(raw, max_tensors), "safetensors")
 
 
 def check_dtype(name: str, dtype: np.dtype) -> None:

@@ -241,6 +241,14 @@ def _check_inputs(
             ["weights", where, "P"],
             input="P",
         )
+    if _input(node, 4):  # a reverse node would start each sequence at its own length, not at T
+        raise Invalid(
+            f"LSTM node {where!r} of the ONNX model takes sequence_lens ({_input(node, 4)!r}): "
+            "sequences shorter than the input are read to their own length, which Gatescope does not "
+            "compute (it reads every step it is given); export the LSTM without sequence lengths",
+            ["weights", where, "sequence_lens"],
+            input="sequence_lens",
+        )
     for position, part in ((1, "W"), (2, "R"), (3, "B")):
         name = _input(node, position)
         if position < 3 and not name:

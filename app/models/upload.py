@@ -12,19 +12,9 @@ from typing import Any
 import numpy as np
 
 from app.engine import lstm
-from app.models import formats, prefixes, zoo
+from app.models import badge, formats, prefixes, zoo
 from app.models.versions import tensor_hash
 from app.refusal import Invalid
-
-# What an uploaded model's page promises: the reference each format is checked against by the
-# test suite (tests/models/test_uploads.py), and a bound on the largest difference it measured there.
-PARITY = {
-    "PyTorch": ("torch.nn.LSTM (torch 2.13.0, float64)", 1e-15),
-    "Keras": (
-        "a Keras 3 LSTM layer (sigmoid, float64) and the Keras 2 equations step by step (hard_sigmoid)",
-        1e-14,
-    ),
-}
 
 # Layer numbers in ASCII digits, a few of them: int() of 5,000 digits is refused by Python itself.
 # An LSTM layer's parts (`_reverse`: a Bidirectional's backward half), an Embedding's and a Dense's.
@@ -155,7 +145,8 @@ def _keras_plan(by_name: dict[str, formats.Header]) -> Plan:
     layers = len(
         {n.rsplit("_l", 1)[1].removesuffix("_reverse") for n in names if n not in KERAS_EXTRAS.values()}
     )
-    return Plan("Keras", by_name, names, layers)
+    head = {part: names[f"head.{part}"] for part in ("weight", "bias") if f"head.{part}" in names}
+    return Plan("Keras", by_name, names, layers, embedding=names.get(EMBEDDING), head=head)
 
 
 def check_sizes(p: Plan, max_elements: int, extra_elements: int | None = None) -> None:
@@ -306,9 +297,8 @@ def content_id(weights: dict[str, np.ndarray], description: dict[str, Any]) -> s
 
 
 def as_model(model_id: str, info: dict[str, Any], weights: dict[str, np.ndarray]) -> zoo.Model:
-    """A stored upload as a model, with its parity badge."""
-    reference, bound = PARITY[info.get("source", "PyTorch")]
-    parity = f"Checked against {reference} by the test suite: largest difference below {bound:.0e}."
+    """A stored upload as a model, with its badge (app.models.badge)."""
     head = {k.removeprefix("head."): v for k, v in weights.items() if k in (HEAD_WEIGHT, HEAD_BIAS)}
     lstm_weights = {k: v for k, v in weights.items() if k not in (HEAD_WEIGHT, HEAD_BIAS)}
-    return zoo.from_upload(model_id, info, lstm_weights, parity, head or None)
+    read = badge.conversion(info, "weight_ih_l0_reverse" in lstm_weights)
+    return zoo.from_upload(model_id, info, lstm_weights, read["tested"], head or None, read)

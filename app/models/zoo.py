@@ -48,6 +48,7 @@ class Model:
     head: dict[str, np.ndarray] | None = field(default=None, repr=False)
     labels: tuple[str, ...] = ()  # the head's K class names
     reverse: bool = False  # reads the sequence from its last step to its first (Keras go_backwards)
+    conversion: dict | None = None  # uploads: what was read and how it was converted (app.models.badge)
     words: tuple[str, ...] | None = None  # a word model's words, one-hot in this order (text split on spaces)
 
     # Computed once per model object (cached_property writes past the frozen dataclass's fields).
@@ -344,6 +345,7 @@ def from_upload(
     weights: dict[str, np.ndarray],
     parity: str = "",
     head: dict[str, np.ndarray] | None = None,
+    conversion: dict | None = None,
 ) -> Model:
     """A model someone uploaded (see app.upload), as stored; `head`: its output layer, if any
     (stored without labels: "0"…"K−1")."""
@@ -357,7 +359,7 @@ def from_upload(
     return Model(
         id=model_id,
         title=upload_title(info),
-        description=f"Uploaded {info.get('source', 'LSTM')} weights ({info.get('file', 'file')}).",
+        description=f"Uploaded {_read_from(info, conversion)} ({info.get('file', 'file')}).",
         hint="Your own model: look for units whose forget gate opens and closes with the input.",
         weights=weights,
         vocab=vocab,
@@ -369,7 +371,14 @@ def from_upload(
         labels=tuple(info.get("labels") or map(str, range(len(head["weight"]) if head else 0))),
         reverse=bool(info.get("reverse", False)),
         words=words,
+        conversion=conversion,
     )
+
+
+def _read_from(info: dict, conversion: dict | None) -> str:
+    if conversion is not None:
+        return f"weights, read from {conversion['format']}"
+    return f"{info.get('source', 'LSTM')} weights"
 
 
 def known_ids() -> list[str]:

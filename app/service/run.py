@@ -37,6 +37,7 @@ def model_info(m: zoo.Model) -> dict[str, Any]:
         "units": list(m.units),
         "example": m.example,
         "parity": m.parity or None,
+        "conversion": m.conversion,
         "card": m.card,
         "labels": list(m.labels) if m.head is not None else None,
     }

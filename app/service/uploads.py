@@ -8,7 +8,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from app.models import formats, upload
+from app.engine import lstm
+from app.models import formats, onnxprobe, upload
 from app.refusal import Invalid
 from app.service import limits, run
 from app.service.limits import Limits
@@ -151,6 +152,10 @@ def accept(
         described["labels"] = named
     model_id = upload.content_id(weights, described)
     info = {**described, "name": name, "file": filename, "forget_bias": forget_bias, "source": plan.source}
+    info["format"] = getattr(headers, "format", "")
+    if info["format"] == "ONNX" and models.get_info(model_id) is None:  # measured once, when first stored
+        lstm_only = {k: v for k, v in weights.items() if k not in upload.EXTRAS}
+        info["measured"] = onnxprobe.measure(raw, lstm_only, reverse, lstm.shape_of(lstm_only).input_size)
     if plan.module is not None:  # what of a whole model's file was taken, and what left out
         info |= {"module": plan.module, **_left_out(plan.ignored)}
     info |= _whole_model(plan, headers)
@@ -215,8 +220,8 @@ IGNORED_NAME = 200
 
 def largest_tensor(s: Limits) -> int:
     """The most numbers one tensor of an LSTM within the limits holds: weight_ih_l0 (4H, I) or,
-    in a layer above, weight_ih (4H, H)."""
-    return 4 * s.max_hidden * max(s.max_input_size, s.max_hidden)
+    in a layer above, weight_ih (4H, H), or (4H, 2H) reading both directions of a bidirectional one."""
+    return 4 * s.max_hidden * max(s.max_input_size, 2 * s.max_hidden)
 
 
 def largest_extra(s: Limits) -> int:

@@ -17,6 +17,24 @@ export function fillPicker(select, models, selected) {
   }
 }
 
+// An upload's badge: the format it was read from, each step of its conversion, and what was
+// measured for this very model (ONNX: the reference evaluator's difference), or that nothing was.
+function describeConversion(els, read) {
+  els.read.hidden = !read;
+  if (!read) return;
+  const m = read.measured;
+  const figure = m && m.max_abs_diff !== undefined ? `largest difference ${m.max_abs_diff.toExponential(1)}` : null;
+  els.readSummary.textContent = `Read from ${read.format}${figure ? ` · measured against its framework: ${figure}` : ""}`;
+  const steps = read.steps.length ? read.steps : ["nothing to convert: the file holds torch.nn.LSTM's own tensors"];
+  els.readSteps.replaceChildren(...steps.map((s) => Object.assign(document.createElement("li"), { textContent: s })));
+  els.readMeasured.textContent = !m
+    ? "Not run by its framework here: the badge above is the test suite's claim about this conversion."
+    : figure
+      ? `Measured for this model: ${m.reference} ran the file on a probe of ${m.steps} steps; ` +
+        `Gatescope's h differs from it by at most ${m.max_abs_diff.toExponential(2)}.`
+      : `Not measured: ${m.not_measured}.`;
+}
+
 // The characters a text model reads, with invisible ones made visible.
 const vocabulary = (info) => Array.from(info.vocab, showToken).join(" ");
 
@@ -27,6 +45,7 @@ export function describe(els, info, pinUnit) {
   els.hint.textContent = info.hint;
   els.parity.hidden = !info.parity;
   els.parity.textContent = info.parity ? `✓ ${info.parity}` : "";
+  describeConversion(els, info.conversion);
   listUnits(els.units, info, pinUnit);
   if (info.kind === "words") {
     els.label.textContent = "Sequence (words)";

@@ -33,7 +33,15 @@ class ModelInfo(BaseModel):
     )
     units: list[str] = Field(description="what each hidden unit means, where known")
     example: str = Field(description="a sequence that shows the model off, as typed in the page")
-    parity: str | None = Field(None, description="uploaded models: how closely they match their framework")
+    parity: str | None = Field(
+        None,
+        description="uploaded models: what their kind of file's conversion is tested against, how closely",
+    )
+    conversion: dict[str, Any] | None = Field(
+        None,
+        description="uploaded models: format, the conversion's steps in words, what it is tested against, "
+        "and (ONNX) the difference measured for this very model by the framework's reference evaluator",
+    )
     card: dict[str, Any] | None = Field(
         None, description="trained models: task, command, seed, steps, loss, held-out accuracy, units"
     )

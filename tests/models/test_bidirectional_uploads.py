@@ -82,3 +82,28 @@ def test_an_lstm_with_projections_is_refused_saying_gatescope_does_not_compute_t
     assert answer.status_code == 422
     message = answer.json()["error"]
     assert "projections (proj_size > 0)" in message and "does not compute projections" in message
+
+
+def test_a_layer_reading_both_directions_fits_the_limits_that_allow_it(make_client):
+    """Layer 1 of a bidirectional LSTM holds (4H, 2H): more than any tensor of a one-way LSTM
+    whose input is smaller than 2H, and within the limits all the same."""
+    c = make_client(max_input_size=len(VOCAB), max_hidden=5)
+    answer = post_model(c, save_torch(dict(Tagger(2).state_dict())), "m.safetensors", vocab=VOCAB)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["model"]["directions"] == 2
+
+
+def test_onnx_sequence_lengths_are_refused_in_words(client):
+    from onnx import TensorProto, helper
+
+    from tests.models.test_onnxfile import lstm_model
+
+    _, model = lstm_model()
+    node = model.graph.node[0]
+    assert list(node.input) == ["X", "W", "R", "B"]
+    node.input.append("lens")  # input 4: sequence_lens
+    model.graph.input.append(helper.make_tensor_value_info("lens", TensorProto.INT32, [1]))
+    answer = post_model(client, model.SerializeToString(), "m.onnx", input_size="3")
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["loc"] == ["weights", "lstm", "sequence_lens"]
+    assert "takes sequence_lens ('lens')" in answer.json()["error"]

@@ -274,3 +274,23 @@ def test_a_bidirectional_whose_halves_differ_is_refused_naming_the_setting(clien
         "loc": ["weights", "bidirectional", "activation"],
         "setting": "activation",
     }
+
+
+@pytest.mark.parametrize("kind", [".keras", ".weights.h5"])
+@pytest.mark.parametrize("model", ["tokens", "last"])
+def test_an_embedding_lstm_dense_model_uploads_and_predicts_as_keras_does(client, saved, kind, model):
+    """Through the API: the embedding folded in, the Dense as the output layer, its outputs
+    against Keras's own (softmax: Keras's outputs are the probabilities; linear: the logits,
+    and with return_sequences=False only row T−1's)."""
+    vocab = "abcdef"[:V]
+    up = post_model(client, saved[model, kind], "m", vocab=vocab)
+    assert up.status_code == 200, up.text
+    text = "".join(vocab[k] for k in saved["tokens"])
+    body = {"model": up.json()["id"], "text": text, "precision": "float64", "include": ["outputs"]}
+    outputs = client.post("/api/run", json=body).json()["outputs"]
+    assert outputs["labels"] == [str(k) for k in range(5)]
+    got = np.array(outputs["probs"] if model == "tokens" else outputs["logits"][-1])
+    worst = float(np.max(np.abs(got - saved[model, "out"])))
+    assert worst <= 1e-8, worst  # Keras's Dense rounds to float32's precision (see above)
+    h = np.array(client.post("/api/run", json=body).json()["layers"][0]["h"])
+    assert np.max(np.abs(h[-len(saved[model, "h"]) :] - saved[model, "h"])) <= 1e-9

@@ -6,6 +6,7 @@
 
 import { getModel, listModels } from "../api.js";
 import { PANELS, SIZES } from "../config.js";
+import { entryName } from "../describe.js";
 import { colourRange, Panel, showToken } from "../heatmap.js";
 import { describe, parseInterventions } from "../interventions.js";
 import { cachedRun, runBody } from "../runs.js";
@@ -212,10 +213,10 @@ function draw(ctx, section, infoB, b, key, list) {
     panel.plot.style.width = `calc(${SIZES.yAxisWidth}px + (100% - ${SIZES.yAxisWidth}px) * ${share})`;
     return panel;
   };
-  const layerWords = (l, n) => (n > 1 ? `, layer ${l}` : "");
-  const pa = make("A", `the page's run${layerWords(layer, a.layers.length)}`, A, a.tokens, layer,
+  const layerWords = (l, layers) => (entryName(layers, l) ? `, ${entryName(layers, l)}` : "");
+  const pa = make("A", `the page's run${layerWords(layer, a.layers)}`, A, a.tokens, layer,
     (l, t, u) => ctx.select(l, t, u));
-  const pb = make("B", `${infoB.title ?? infoB.id}${list.length ? ` with ${list.map(describe).join("; ")}` : ""}${layerWords(layerB, b.layers.length)}`, B, b.tokens, layerB,
+  const pb = make("B", `${infoB.title ?? infoB.id}${list.length ? ` with ${list.map(describe).join("; ")}` : ""}${layerWords(layerB, b.layers)}`, B, b.tokens, layerB,
     (_, t, u) => { if (t < A.length && u < A[0].length) ctx.select(layer, t, u); });
   pa.pinAt(p ? p.t : null, p ? p.unit : null);
   if (p && p.t < B.length && p.unit < B[0].length) pb.pinAt(p.t, p.unit);

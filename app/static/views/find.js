@@ -4,6 +4,7 @@
 // Means and variances of the API's arrays, nothing more: no LSTM math.
 
 import { PANELS } from "../config.js";
+import { entryName } from "../describe.js";
 import { showToken, stepLabels } from "../heatmap.js";
 import { DEFAULTS } from "../state.js";
 import { el, num } from "./draw.js";
@@ -134,7 +135,8 @@ export const find = {
     const by = byOf(state);
     const span = parseSpan(state.span, T);
     const stats = statsOf(data, l, by, span);
-    const layerText = data.layers.length > 1 ? ` (layer ${l})` : "";
+    const entry = entryName(data.layers, l);
+    const layerText = entry ? ` (${entry})` : "";
 
     const explain = el("p", "find-explain");
     if (!span) explain.textContent = "Select a span of steps: drag across the tokens below, or type its first and last step.";

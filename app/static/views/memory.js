@@ -3,6 +3,7 @@
 // is left). Both come from the API's `retention` (the forget gates' product since s); this file
 // only draws them. URL keys: `from` (s; absent: the pinned step, else 0), `spans` (list order).
 
+import { entryName } from "../describe.js";
 import { Panel, showToken } from "../heatmap.js";
 import { parseSteps } from "../inputs.js";
 import { el } from "./draw.js";
@@ -164,7 +165,7 @@ function heatmap(ctx, l, retention, readout) {
   greyBefore(panel.canvas, retention.survives);
   panel.canvas.setAttribute(
     "aria-label",
-    `Share of the cell state of step ${s} still there, layer ${l}: ${data.tokens.length} steps by ${data.hidden_size} units`,
+    `Share of the cell state of step ${s} still there, ${entryName(data.layers, l) || "layer 0"}: ${data.tokens.length} steps by ${data.hidden_size} units`,
   );
   const title = el("div", "legend-title");
   title.append("share of c", el("sub", null, "s"), " left");

@@ -3,6 +3,7 @@
 // where each unit sits on the gate's curve, and each gate's values over the whole sequence.
 
 import { VIRIDIS } from "../config.js";
+import { entryName } from "../describe.js";
 import { showToken } from "../heatmap.js";
 import { DEFAULTS } from "../state.js";
 import { el, num } from "./draw.js";
@@ -67,13 +68,16 @@ export function equation(key, chunks, note) {
 
 const signed = (v, first) => (first ? num(v, PART_DIGITS) : `${v < 0 ? "−" : "+"} ${num(Math.abs(v), PART_DIGITS)}`);
 
+// The step a layer read just before t: t − 1, or t + 1 for a backward entry (read last to first).
+const before = (layer) => (layer.direction === "backward" ? "t+1" : "t−1");
+
 function gateEquation(data, layer, g, l, t, u) {
   const parts = layer.parts[g];
   const act = activationName(data, g);
   const shifted = Boolean(parts.shift);
   const terms = [
     ["input", parts.input[t][u], [sym("W", g), sym("x", "t")]],
-    ["recurrent", parts.recurrent[t][u], [sym("U", g), sym("h", "t−1")]],
+    ["recurrent", parts.recurrent[t][u], [sym("U", g), sym("h", before(layer))]],
     ["bias", parts.bias[u], [sym("b", g)]],
     ...(shifted ? [["shift", parts.shift[t][u], [sym("Δ", g)]]] : []),
   ];
@@ -98,14 +102,19 @@ function equations(data, l, t, u) {
   const list = el("ol", "equations-live");
   for (const g of ["f", "i", "g", "o"]) list.append(gateEquation(data, layer, g, l, t, u));
   const v = (key, x) => number(key, value(x));
-  const cPrev = t > 0 ? v("c_prev", layer.c[t - 1][u]) : number("c_prev", "0");
+  const backward = layer.direction === "backward";
+  const first = backward ? t === data.tokens.length - 1 : t === 0; // the first step this entry read
+  const cPrev = first ? number("c_prev", "0") : v("c_prev", layer.c[backward ? t + 1 : t - 1][u]);
+  const empty = backward
+    ? "(this backward entry reads the last step first, from an empty cell)"
+    : "(c₋₁ = 0: the run starts from an empty cell)";
   list.append(
     equation("c", [
       [sym("c", "t")],
-      [sym("f", "t"), " ⊙ ", sym("c", "t−1"), " + ", sym("i", "t"), " ⊙ ", sym("g", "t")],
+      [sym("f", "t"), " ⊙ ", sym("c", before(layer)), " + ", sym("i", "t"), " ⊙ ", sym("g", "t")],
       [v("f", layer.f[t][u]), " × ", cPrev, " + ", v("i", layer.i[t][u]), " × ", v("g", layer.g[t][u])],
       [v("value", layer.c[t][u])],
-    ], t === 0 ? "(c₋₁ = 0: the run starts from an empty cell)" : null),
+    ], first ? empty : null),
     equation("h", [
       [sym("h", "t")],
       [sym("o", "t"), " ⊙ tanh(", sym("c", "t"), ")"],
@@ -181,7 +190,8 @@ export const step = {
     const width = Math.max(280, Math.floor(container.clientWidth || 340) - 4);
     const root = el("div", "step-view");
     const name = names?.[unit] ? ` (${names[unit]})` : "";
-    const where = data.layers.length > 1 ? `, layer ${l}` : "";
+    const entry = entryName(data.layers, l);
+    const where = entry ? `, ${entry}` : "";
     root.append(
       el("p", "view-head", `t = ${t}, token “${showToken(data.tokens[t])}”, unit ${unit}${name}${where}`),
       equations(data, l, t, unit),
