@@ -16,7 +16,12 @@ export function wireUpload(onUploaded) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const data = new FormData(form);
-    for (const key of ["vocab", "input_size", "name", "module"]) if (data.get(key) === "") data.delete(key);
+    for (const key of ["vocab", "input_size", "name", "module", "tokens", "embedding", "head", "labels"]) {
+      if (data.get(key) === "") data.delete(key);
+    }
+    // The API takes both lists as JSON: words are typed separated by spaces, class names by commas.
+    if (data.has("tokens")) data.set("tokens", JSON.stringify(data.get("tokens").trim().split(/\s+/)));
+    if (data.has("labels")) data.set("labels", JSON.stringify(data.get("labels").split(",").map((s) => s.trim())));
     say(null);
     try {
       const answer = await uploadModel(data);

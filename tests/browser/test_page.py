@@ -298,6 +298,34 @@ def test_a_whole_models_torch_save_file_is_uploaded_from_the_page(page: Page, tm
     assert page.eval_on_selector(canvas("f"), "c => [c.height]") == [3]  # the encoder's 3 units
 
 
+def test_a_word_model_with_an_embedding_and_named_classes_is_uploaded_from_the_page(
+    page: Page, live_server: str, tmp_path
+) -> None:
+    """Words typed with spaces and class names with commas reach the API as its JSON lists."""
+    import torch
+
+    torch.manual_seed(2)
+    whole = torch.nn.ModuleDict(
+        {"emb": torch.nn.Embedding(3, 2), "rnn": torch.nn.LSTM(2, 3), "out": torch.nn.Linear(3, 2)}
+    )
+    path = tmp_path / "tagger.pt"
+    torch.save(whole.state_dict(), path)
+    open_page(page, "model=counter&text=a")
+    page.click("#upload summary")
+    page.set_input_files("#upload-file", str(path))
+    page.fill("#upload-tokens", "<unk>  the cat")
+    page.fill("#upload-labels", "noun, other")
+    before = runs(page)
+    page.click("#upload-form button[type=submit]")
+    wait_next_run(page, before)
+    model_id = query_of(page)["model"][0]
+    info = httpx.get(f"{live_server}/api/models/{model_id}").json()
+    assert info["kind"] == "words" and info["words"] == ["<unk>", "the", "cat"]
+    assert info["labels"] == ["noun", "other"]
+    assert "embedding 'emb.' (3 × 2) folded into weight_ih_l0" in " ".join(info["conversion"]["steps"])
+    assert page.eval_on_selector(canvas("f"), "c => [c.height]") == [3]
+
+
 @pytest.mark.parametrize("model_id", ["bracket-depth", "python-chars"])
 def test_a_trained_models_best_unit_can_be_picked(page: Page, live_server: str, model_id: str) -> None:
     card = httpx.get(f"{live_server}/api/models/{model_id}").json()["card"]
