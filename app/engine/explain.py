@@ -54,6 +54,8 @@ def gate_curve(
         y = 1 / (1 + np.exp(-z))
     elif gate_activation == "hard_sigmoid":
         y = np.clip(0.2 * z + 0.5, 0.0, 1.0)
+    elif gate_activation == "hard_sigmoid_keras3":
+        y = np.clip(z + 3.0, 0.0, 6.0) / 6.0  # relu6(z + 3)/6, as Keras 3 writes it
     else:
         raise ValueError(f"gate activation {gate_activation!r}")
     return {"z": z.tolist(), "y": y.tolist()}

@@ -39,7 +39,8 @@ from app.engine.weights import (  # noqa: F401
 )
 
 # What the rows of the sigmoid gates i, f, o are multiplied by ahead of the loop (see _layer).
-GATE_SCALE = {"sigmoid": 0.5, "hard_sigmoid": 0.2}
+# Keras 2's hard_sigmoid is clip(0.2·z + 0.5, 0, 1); Keras 3's, relu6(z + 3)/6, is clip(z/6 + 0.5, 0, 1).
+GATE_SCALE = {"sigmoid": 0.5, "hard_sigmoid": 0.2, "hard_sigmoid_keras3": 1 / 6}
 
 
 def forward(
@@ -57,7 +58,8 @@ def forward(
 
     A batch of B sequences of equal length runs at once as inputs (T, B, I), with h0, c0
     (entries, B, H) and traces of (T, B, H): what training needs. gate_activation
-    "hard_sigmoid" is the older Keras default for i, f, o: clip(0.2·z + 0.5, 0, 1). `reverse`
+    "hard_sigmoid" is the older Keras default for i, f, o: clip(0.2·z + 0.5, 0, 1);
+    "hard_sigmoid_keras3" is Keras 3's hard_sigmoid, relu6(z + 3)/6 = clip(z/6 + 0.5, 0, 1). `reverse`
     (Keras's go_backwards) runs every layer of a one-directional LSTM from the last step to the
     first. Every trace's arrays are in input order: row t is the step that read x_t.
 
@@ -164,7 +166,7 @@ def _layer(
     T, H = x.shape[0], W_hh.shape[1]
     batch = x.shape[1:-1]  # () for one sequence, (B,) for a batch
     scale = GATE_SCALE[gate_activation]
-    hard = gate_activation == "hard_sigmoid"
+    hard = gate_activation != "sigmoid"
     # Z starts as every step's scaled pre-activation less its recurrent part (one GEMM for all
     # steps); step t adds U·h_{t-1} to Z[t] and activates it in place, leaving the gates there.
     Z = x @ _internal(W_ih, H, scale).T  # (T, [B,] 4H)  W·x_t
@@ -186,7 +188,7 @@ def _layer(
         z = Z[t]  # ([B,] 4H)
         z += np.dot(h_prev, UT, out=r)  # z_t = W·x_t + b + U·h_{t-1}
         s = sig[t]
-        if hard:  # i, f, o = clip(0.2·z + 0.5, 0, 1); g = tanh(z)
+        if hard:  # i, f, o = clip(scale·z + 0.5, 0, 1); g = tanh(z)
             np.tanh(g[t], out=g[t])
             s += 0.5
             np.clip(s, 0.0, 1.0, out=s)

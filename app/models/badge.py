@@ -58,6 +58,8 @@ def steps(info: dict[str, Any], bidirectional: bool) -> list[str]:
         )
     if info.get("gate_activation") == "hard_sigmoid":
         said.append("i, f and o computed with Keras 2's hard_sigmoid, clip(0.2·z + 0.5, 0, 1)")
+    if info.get("gate_activation") == "hard_sigmoid_keras3":
+        said.append("i, f and o computed with Keras 3's hard_sigmoid, relu6(z + 3)/6 (the file says Keras 3)")
     return said
 
 

@@ -4,9 +4,10 @@ Bidirectional(LSTM), Embedding, Dense) the settings it honours or refuses — ac
 Keras version that defines hard_sigmoid, go_backwards, merge_mode, mask_zero. What Gatescope
 cannot compute exactly is refused as `Invalid`, naming the layer and the setting.
 
-Keras 2's hard_sigmoid, clip(0.2·z + 0.5, 0, 1), is the engine's own and is handed on; Keras 3's,
-relu6(z + 3)/6, is not computed. The functions take the reader's `Headers` (app.models.kerasfile)
-as `headers` and record on it what they decide (gate_activation, conversions).
+Keras 2's hard_sigmoid, clip(0.2·z + 0.5, 0, 1), and Keras 3's, relu6(z + 3)/6, are the engine's
+"hard_sigmoid" and "hard_sigmoid_keras3", told apart by the Keras version the file names, and
+handed on. The functions take the reader's `Headers` (app.models.kerasfile) as `headers` and
+record on it what they decide (gate_activation, conversions).
 """
 
 from __future__ import annotations
@@ -230,14 +231,6 @@ def check_lstm(layer: str, cfg: dict[str, Any], headers: Any) -> None:
         )
     recurrent = name_of(cfg.get("recurrent_activation", "sigmoid"))
     major = major_of(headers.keras_version)
-    if recurrent == "hard_sigmoid" and major is not None and major >= 3:
-        raise refusal(
-            layer,
-            "recurrent_activation",
-            recurrent,
-            "Keras 3's hard_sigmoid is relu6(z + 3)/6, which Gatescope does not compute "
-            "(it computes sigmoid, and Keras 2's hard_sigmoid, clip(0.2·z + 0.5, 0, 1))",
-        )
     if recurrent == "hard_sigmoid" and major is None:
         raise refusal(
             layer,
@@ -253,7 +246,9 @@ def check_lstm(layer: str, cfg: dict[str, Any], headers: Any) -> None:
             recurrent,
             "Gatescope computes sigmoid and Keras 2's hard_sigmoid only",
         )
-    gate = "hard_sigmoid" if recurrent == "hard_sigmoid" else "sigmoid"
+    gate = recurrent
+    if recurrent == "hard_sigmoid" and major is not None and major >= 3:
+        gate = "hard_sigmoid_keras3"  # relu6(z + 3)/6, where Keras 2's is clip(0.2·z + 0.5, 0, 1)
     if headers.gate_activation not in (None, gate):
         raise refusal(
             layer,

@@ -57,7 +57,7 @@ def saved(tmp_path_factory) -> Iterator[dict[str, object]]:
         files[name, ".keras"] = _save(model, directory / f"{name}.keras", model.save)
         files[name, ".weights.h5"] = _save(model, directory / f"{name}.weights.h5", model.save_weights)
         files[name, ".h5"] = _save(model, directory / f"{name}.h5", model.save)
-        if name in ("one", "stacked"):
+        if name in ("one", "stacked", "hard"):
             files[name, "h"] = np.asarray(model(x[None]).detach().cpu())[0]  # (T, H of the top layer)
     yield files
     keras.config.set_dtype_policy(policy)
@@ -92,11 +92,27 @@ def test_a_keras_file_runs_as_in_keras(client, saved, model, kind):
 
 
 @pytest.mark.parametrize("kind", [".keras", ".h5"])
+def test_keras_3_s_hard_sigmoid_is_computed_as_keras_3_defines_it(client, saved, kind):
+    """relu6(z + 3)/6, told from Keras 2's clip(0.2·z + 0.5, 0, 1) by the version the file names."""
+    x, want = saved["x"], saved["hard", "h"]
+    body = post_model(client, saved["hard", kind], "m", input_size=str(I)).json()
+    assert "Keras 3's hard_sigmoid, relu6(z + 3)/6" in " ".join(body["model"]["conversion"]["steps"])
+    r = client.post(
+        "/api/run",
+        json={"model": body["id"], "inputs": x.tolist(), "precision": "float64", "include": ["parts"]},
+    ).json()
+    assert np.max(np.abs(np.array(r["layers"][0]["h"]) - want)) <= 1e-9
+    curve = r["gate_curve"]
+    assert curve["activation"] == "hard_sigmoid_keras3"
+    z, y = np.array(curve["z"]), np.array(curve["y"])
+    assert np.allclose(y, np.clip((z + 3) / 6, 0, 1), rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("kind", [".keras", ".h5"])
 @pytest.mark.parametrize(
     ("model", "setting", "value", "words"),
     [
         ("relu", "activation", "relu", "tanh only"),
-        ("hard", "recurrent_activation", "hard_sigmoid", "Keras 3's hard_sigmoid is relu6(z + 3)/6"),
     ],
 )
 def test_what_gatescope_cannot_compute_exactly_is_refused_naming_layer_and_setting(

@@ -22,7 +22,7 @@ export function clampAt(data, gate, l, t, u) {
 
 // The name of a gate's activation, as the run reports it: i, f and o's, or tanh for g.
 export const activationName = (data, gate) =>
-  gate === "g" ? "tanh" : data.gate_curve?.activation === "hard_sigmoid" ? "hard σ" : "σ";
+  gate === "g" ? "tanh" : data.gate_curve?.activation?.startsWith("hard_sigmoid") ? "hard σ" : "σ";
 
 const RANGES = { i: [0, 1], f: [0, 1], o: [0, 1], g: [-1, 1] };
 const NAMES = { f: "forget gate", i: "input gate", g: "candidate", o: "output gate" };
