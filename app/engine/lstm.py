@@ -19,8 +19,9 @@ activation, or replace its output after it; c_t and h_t then follow from the gat
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 
 import numpy as np
 
@@ -92,32 +93,21 @@ def forward(
             W_hh = np.asarray(weights[f"weight_hh_l{k}{sx}"], dtype=np.float64)
             b = _bias(weights, f"bias_ih_l{k}{sx}", H) + _bias(weights, f"bias_hh_l{k}{sx}", H)
             mine = plan([iv for iv in interventions if iv.layer in (None, n)], x.shape[0], H)
-            if direction == "forward":
-                trace = _layer(W_ih, W_hh, b, x, h0[n], c0[n], gate_activation, mine)
-            else:
-                trace = _backward(W_ih, W_hh, b, x, h0[n], c0[n], gate_activation, mine)
-            traces.append(trace)
+            run = partial(_layer, W_ih, W_hh, b, h0=h0[n], c0=c0[n], gate_activation=gate_activation)
+            traces.append(run(x=x, ivs=mine) if direction == "forward" else _backward(run, x, mine))
         mine_now = traces[-len(directions) :]
         x = mine_now[0].h if len(mine_now) == 1 else np.concatenate([t.h for t in mine_now], axis=-1)
     return traces
 
 
-def _backward(
-    W_ih: np.ndarray,
-    W_hh: np.ndarray,
-    b: np.ndarray,
-    x: np.ndarray,
-    h0: np.ndarray,
-    c0: np.ndarray,
-    gate_activation: str,
-    ivs: Plan,
-) -> LayerTrace:
-    """One layer read from the last step to the first: the forward loop over the steps reversed,
-    its interventions reversed with them, and every array turned back into input order."""
+def _backward(run: Callable[..., LayerTrace], x: np.ndarray, ivs: Plan) -> LayerTrace:
+    """One layer read from the last step to the first: the forward loop `run` (a _layer with its
+    weights and initial state) over the steps reversed, its interventions reversed with them, and
+    every array turned back into input order."""
     flip = {
         part: {g: a[::-1] for g, a in getattr(ivs, part).items()} for part in ("shifts", "clamps", "values")
     }
-    tr = _layer(W_ih, W_hh, b, x[::-1], h0, c0, gate_activation, Plan(**flip))
+    tr = run(x=x[::-1], ivs=Plan(**flip))
     turned = {name: getattr(tr, name)[::-1] for name in ("i", "f", "g", "o", "c", "h")}
     return replace(tr, **turned, x=x, shifts=ivs.shifts, clamps=ivs.clamps, direction="backward")
 

@@ -157,22 +157,20 @@ def check_sizes(p: Plan, max_elements: int, extra_elements: int | None = None) -
     for name, uploaded in p.names.items():
         h = p.headers[uploaded]
         if name in EXTRAS and extra_elements is not None:
-            if h.size > extra_elements:
-                raise Invalid(
-                    f"tensor {h.name!r} declares shape {h.shape}, {h.size:,} numbers; no embedding or "
-                    f"output layer within the limits holds more than {extra_elements:,} "
-                    "(GATESCOPE_MAX_INPUT_SIZE, GATESCOPE_MAX_CLASSES, GATESCOPE_MAX_HIDDEN)",
-                    ["weights", h.name],
-                    limit=extra_elements,
-                )
-            continue
-        if h.size > max_elements:
+            what, limit = "embedding or output layer", extra_elements
+            settings = "GATESCOPE_MAX_INPUT_SIZE, GATESCOPE_MAX_CLASSES, GATESCOPE_MAX_HIDDEN"
+        else:
+            what, limit, settings = (
+                "tensor of an LSTM",
+                max_elements,
+                "GATESCOPE_MAX_HIDDEN, GATESCOPE_MAX_INPUT_SIZE",
+            )
+        if h.size > limit:
             raise Invalid(
-                f"tensor {h.name!r} declares shape {h.shape}, {h.size:,} numbers; no tensor of an LSTM "
-                f"within the limits holds more than {max_elements:,} (GATESCOPE_MAX_HIDDEN, "
-                "GATESCOPE_MAX_INPUT_SIZE)",
+                f"tensor {h.name!r} declares shape {h.shape}, {h.size:,} numbers; no {what} within the "
+                f"limits holds more than {limit:,} ({settings})",
                 ["weights", h.name],
-                limit=max_elements,
+                limit=limit,
             )
 
 
