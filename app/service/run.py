@@ -36,11 +36,21 @@ def model_info(m: zoo.Model) -> dict[str, Any]:
         "reverse": m.reverse,
         "units": list(m.units),
         "example": m.example,
+        "group": group_of(m),
         "parity": m.parity or None,
         "conversion": m.conversion,
         "card": m.card,
         "labels": list(m.labels) if m.head is not None else None,
     }
+
+
+def group_of(m: zoo.Model) -> str:
+    """Where the picker lists a model: "hand-built", "trained", "random" or "yours"."""
+    if m.id.startswith("up-"):
+        return "yours"
+    if m.generator is not None:
+        return "random"
+    return "trained" if m.card is not None else "hand-built"
 
 
 def tokens_for(x: np.ndarray) -> list[str]:

@@ -5,6 +5,9 @@ import { showToken } from "./heatmap.js";
 
 // The picker: the known models, `selected` chosen; an id nobody knows gets a placeholder of its
 // own, so that choosing any model is a change.
+// Models are grouped as the API says (Built by hand, Trained, Random, Yours), in their order.
+const GROUPS = { "hand-built": "Built by hand", trained: "Trained", random: "Random", yours: "Yours" };
+
 export function fillPicker(select, models, selected) {
   select.replaceChildren();
   if (!models.has(selected)) {
@@ -12,9 +15,13 @@ export function fillPicker(select, models, selected) {
     option.disabled = true;
     select.append(option);
   }
+  const groups = new Map();
   for (const info of models.values()) {
-    select.append(new Option(info.title, info.id, false, info.id === selected));
+    const name = GROUPS[info.group] ?? "Other";
+    if (!groups.has(name)) groups.set(name, Object.assign(document.createElement("optgroup"), { label: name }));
+    groups.get(name).append(new Option(info.title, info.id, false, info.id === selected));
   }
+  select.append(...groups.values());
 }
 
 // An upload's badge: the format it was read from, each step of its conversion, and what was

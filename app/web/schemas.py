@@ -27,6 +27,9 @@ class ModelInfo(BaseModel):
     )
     hidden_size: int
     layers: int
+    group: Literal["hand-built", "trained", "random", "yours"] = Field(
+        "hand-built", description="where the page's picker lists it"
+    )
     directions: int = Field(1, description="2 for a bidirectional LSTM: each layer read both ways")
     reverse: bool = Field(
         False, description="reads the sequence from its last step to its first (Keras go_backwards)"

@@ -198,6 +198,21 @@ def test_the_api_docs_load_nothing_from_other_hosts(page: Page) -> None:
     shoot(page, "docs")
 
 
+def test_the_picker_groups_the_models_as_the_api_says(page: Page, live_server: str) -> None:
+    open_page(page, "model=counter&text=a")
+    groups = page.eval_on_selector_all(
+        "#model optgroup", "gs => gs.map(g => [g.label, Array.from(g.children, o => o.value)])"
+    )
+    listed = httpx.get(f"{live_server}/api/models").json()["models"]
+    names = {"hand-built": "Built by hand", "trained": "Trained", "random": "Random"}
+    want: dict[str, list[str]] = {}
+    for m in listed:
+        want.setdefault(names[m["group"]], []).append(m["id"])
+    assert groups == [[label, ids] for label, ids in want.items()]
+    assert [label for label, _ in groups] == ["Built by hand", "Trained", "Random"]
+    assert "reset-count" in want["Trained"] and "counter" in want["Built by hand"]
+
+
 def test_an_unknown_model_in_the_url_is_explained_and_the_picker_still_works(page: Page) -> None:
     open_page(page, "model=no-such-model&text=abc")
     error = page.locator("#error")
