@@ -150,7 +150,7 @@ def _too_many(count: int, max_tensors: int, what: str) -> TooLarge:
     )
 
 
-def _zip_directory(raw: bytes) -> tuple[int, int]:
+def zip_directory(raw: bytes) -> tuple[int, int]:
     """(members, bytes of the central directory) from a zip's end record, before zipfile reads
     the directory itself (130,000 members take it a second). (0, 0) if there is no end record:
     zipfile then says why."""
@@ -168,7 +168,7 @@ def _zip_directory(raw: bytes) -> tuple[int, int]:
 
 
 def _npz(raw: bytes, max_unpacked: int, max_tensors: int) -> list[Header]:
-    count, size = _zip_directory(raw)
+    count, size = zip_directory(raw)
     if count > max_tensors:
         raise _too_many(count, max_tensors, ".npz file")
     if size > max_tensors * NPZ_DIRECTORY_ENTRY:  # zipfile reads it all, whatever the count says
@@ -224,7 +224,7 @@ def _npy(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Header:
             ) from None
         start = fp.tell()
     check_dtype(name, dtype)
-    _check_shape(name, shape)
+    check_shape(name, shape)
     declared = math.prod(shape) * dtype.itemsize
     if declared != member.file_size - start:
         raise Invalid(
@@ -232,7 +232,7 @@ def _npy(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> Header:
             f"holds {member.file_size - start} bytes for it",
             ["weights", name],
         )
-    _check_dims(name, shape)
+    check_dims(name, shape)
 
     def data() -> np.ndarray:
         try:
@@ -254,12 +254,12 @@ MAX_SAFETENSORS_HEADER = 1024 * 1024  # 64 tensors' entries take a few KB; metad
 MAX_DIMS, MAX_DIM = 4, 2**31  # an LSTM's tensors have one or two dimensions, each far smaller
 
 
-def _check_shape(name: str, shape: object) -> None:
+def check_shape(name: str, shape: object) -> None:
     if not (isinstance(shape, (tuple, list)) and all(type(n) is int and n >= 0 for n in shape)):
         raise Invalid(f"tensor {name!r} declares shape {shape!r}, not a list of sizes", ["weights", name])
 
 
-def _check_dims(name: str, shape: tuple[int, ...]) -> None:
+def check_dims(name: str, shape: tuple[int, ...]) -> None:
     """Each size on its own, once the data is known to match the shape: a shape with a 0 in it
     holds no number, whatever its other sizes, and passes every check of bytes."""
     if len(shape) > MAX_DIMS or any(n > MAX_DIM for n in shape):
@@ -320,7 +320,7 @@ def _safetensors(raw: bytes, max_tensors: int) -> list[Header]:
             raise Invalid(f"tensor {name!r} has an unknown dtype {kind!r}; {SAVE_AS}", ["weights", name])
         dtype = np.dtype("<u2" if kind == BFLOAT16 else SAFETENSORS[kind])
         shape, offsets = spec["shape"], spec["data_offsets"]
-        _check_shape(name, shape)
+        check_shape(name, shape)
         shape = tuple(shape)
         if not (
             isinstance(offsets, list)
@@ -340,7 +340,7 @@ def _safetensors(raw: bytes, max_tensors: int) -> list[Header]:
                 f".safetensors file holds {offsets[1] - offsets[0]} bytes for it",
                 ["weights", name],
             )
-        _check_dims(name, shape)
+        check_dims(name, shape)
         read = _slice(raw, data_start + offsets[0], dtype, shape)
         if kind == BFLOAT16:
             tensors.append(Header(name, np.dtype(np.float32), shape, _upcast(read)))

@@ -30,7 +30,7 @@ import numpy as np
 
 from app.models import kerasconfig
 from app.models.formats import CORRUPT as READING
-from app.models.formats import FLOATS, SAVE_AS, Header, _check_dims
+from app.models.formats import FLOATS, SAVE_AS, Header, check_dims
 from app.models.kerasconfig import Layer
 from app.refusal import Invalid, TooLarge
 
@@ -68,9 +68,9 @@ def is_hdf5(raw: bytes) -> bool:
 def is_archive(raw: bytes) -> bool:
     """A zip whose members include config.json and model.weights.h5: a .keras archive. A zip with
     more members than a .keras holds is left to the .npz reader, which judges its size."""
-    from app.models.formats import _zip_directory
+    from app.models.formats import zip_directory
 
-    count, size = _zip_directory(raw)
+    count, size = zip_directory(raw)
     if not 0 < count <= MAX_ARCHIVE_MEMBERS or size > MAX_ARCHIVE_MEMBERS * 1024:
         return False
     try:
@@ -399,7 +399,7 @@ def _header(name: str, layer: str, dataset: h5py.Dataset) -> Header:
             ["weights", name],
             dtype=str(dtype),
         )
-    _check_dims(name, shape)
+    check_dims(name, shape)
 
     def data() -> np.ndarray:
         try:

@@ -33,7 +33,7 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import TensorProto, numpy_helper
 
-from app.models.formats import Header, _check_dims, bfloat16_to_float32
+from app.models.formats import Header, check_dims, bfloat16_to_float32
 from app.refusal import Invalid, TooLarge
 
 IR_VERSION_TAG = 0x08  # field 1 (ir_version) as a varint: what every ModelProto is written with first
@@ -435,7 +435,7 @@ def _layer(
                 f"read: {why}",
                 ["weights", where, part],
             )
-        _check_dims(tensor.name, tuple(tensor.dims))
+        check_dims(tensor.name, tuple(tensor.dims))
     d = directions
     if len(w.dims) != 3 or len(r.dims) != 3 or w.dims[0] != d or r.dims[0] != d or w.dims[1] % 4:
         kind = "a bidirectional" if d == 2 else "a forward or reverse"

@@ -67,7 +67,7 @@ def read(raw: bytes, max_unpacked: int, max_tensors: int) -> list[formats.Header
 
 def _zip(raw: bytes, max_unpacked: int, max_tensors: int) -> list[formats.Header]:
     extra = 8  # data.pkl, byteorder, version, .format_version, .storage_alignment, serialization_id…
-    count, size = formats._zip_directory(raw)
+    count, size = formats.zip_directory(raw)
     if count > max_tensors + extra or size > (max_tensors + extra) * formats.NPZ_DIRECTORY_ENTRY:
         raise _too_many(count, max_tensors)
     try:
@@ -228,8 +228,8 @@ def _tensors(obj: object, max_tensors: int) -> dict[str, _Tensor]:
 def _header(name: str, t: _Tensor, storage_bytes: Callable[[_Storage], bytes]) -> formats.Header:
     """A tensor's header, its size, offset and stride checked against its storage first."""
     s = t.storage
-    formats._check_shape(name, t.shape)
-    formats._check_dims(name, t.shape)
+    formats.check_shape(name, t.shape)
+    formats.check_dims(name, t.shape)
     if t.offset < 0 or any(n < 0 for n in t.stride):
         raise Invalid(
             f"tensor {name!r} lies at offset {t.offset} with stride {t.stride}, outside its storage",
