@@ -33,7 +33,7 @@ import onnx
 from google.protobuf.message import DecodeError
 from onnx import TensorProto, numpy_helper
 
-from app.models.formats import Header, check_dims, bfloat16_to_float32
+from app.models.formats import Header, bfloat16_to_float32, check_dims
 from app.refusal import Invalid, TooLarge
 
 IR_VERSION_TAG = 0x08  # field 1 (ir_version) as a varint: what every ModelProto is written with first
