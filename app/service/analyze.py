@@ -64,26 +64,27 @@ def analyze(req: AnalyzeRequest, s: Limits, models: Store | None = None) -> dict
             f"pattern {k}: {req.patterns[k]}",
             label_series.matches(pattern, k, req.text, s.pattern_timeout_seconds),
         )
+    used = label_series.Labels(skipped=list(found.skipped))
+    for name, y in zip(found.names, found.series, strict=True):
+        if np.ptp(y) == 0:  # r is undefined for a series that never changes
+            used.skipped.append(f"label {name!r} is the same at every character: it correlates with nothing")
+        else:
+            used.add(name, y)
     size = len(m.vocab)
     summaries = summary.summarise(
         m.weights,
         lambda start, stop: one_hot(cols[start:stop], size),
         len(cols),
-        found.matrix(len(cols)),
+        used.matrix(len(cols)),
         m.gate_activation,
         m.reverse,
     )
-    skipped = list(found.skipped)
-    constant = [name for name, y in zip(found.names, found.series, strict=True) if np.ptp(y) == 0]
-    skipped += [
-        f"label {name!r} is the same at every character: it correlates with nothing" for name in constant
-    ]
     return {
         "model": m.id,
         "steps": len(cols),
-        "layers": [_layer(sm, found.names) for sm in summaries],
-        "labels": found.names,
-        "skipped": skipped,
+        "layers": [_layer(sm, used.names) for sm in summaries],
+        "labels": used.names,
+        "skipped": used.skipped,
     }
 
 

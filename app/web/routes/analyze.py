@@ -22,9 +22,7 @@ router = APIRouter()
     openapi_extra=body_of("AnalyzeRequest"),
 )
 async def analyze_text(request: Request) -> JSON:
-    """Run a character model over a long text (up to GATESCOPE_MAX_ANALYZE_STEPS characters) and
-    answer, per layer and unit, how often f, i and o saturate, the mean and spread of c and h, and
-    their strongest correlations with the text's labels: never the T × H arrays themselves."""
+    """Summarise a long text per unit: gate saturation, c and h spread, correlations with labels."""
     media.require_json(request)
     raw = await request.body()
     settings, models = request.app.state.settings, request.app.state.store
