@@ -59,6 +59,7 @@ bench: install-test chromium
 	$(BIN)/python -m benchmarks.serve
 	$(BIN)/python -m benchmarks.redraw
 	$(BIN)/python -m benchmarks.queue
+	$(BIN)/python -m benchmarks.analyze
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache node_modules

@@ -28,6 +28,13 @@ class Limits(BaseModel):
         description="most numbers in one answer: T × H × layers (× 2 directions) × 6 arrays (14 with parts), "
         "float64 counting twice; about 20 MB of JSON",
     )
+    max_analyze_steps: int = Field(
+        200_000, ge=1, description="longest text POST /api/analyze summarises, in steps"
+    )
+    max_patterns: int = Field(8, ge=0, description="most regular expressions one analysis correlates with")
+    pattern_timeout_seconds: float = Field(
+        0.5, gt=0, description="longest one pattern may take to match over the text before it is refused"
+    )
     max_upload_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="largest uploaded weights file")
     max_upload_tensors: int = Field(64, ge=1, description="most tensors (.npz members) in an uploaded file")
     max_store_bytes: int = Field(4 * 1024**3, ge=1, description="largest store; beyond it no model is kept")

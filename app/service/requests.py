@@ -213,6 +213,24 @@ class RunRequest(BaseModel):
     )
 
 
+MAX_PATTERN_LENGTH = 1000  # a regular expression, in characters
+
+
+class AnalyzeRequest(BaseModel):
+    """A text model and a long text to summarise per unit, with regular expressions to correlate with."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(max_length=200, examples=["python-chars"])
+    text: str = Field(examples=["def f(x):\n    return (x + 1)\n"])
+    patterns: list[Annotated[str, Field(max_length=MAX_PATTERN_LENGTH)]] = Field(
+        [],
+        description="regular expressions (Python's `regex` syntax): each is a label, 1 at every "
+        "character inside a match",
+        examples=[[r"\bself\b"]],
+    )
+
+
 class StepRequest(RunRequest):
     """A run, and the one step (and layer) to explain; `include` and `retention_from` play no part."""
 

@@ -124,25 +124,40 @@ def _checked(
 
 
 def encode_text(text: str, m: zoo.Model, s: Limits) -> tuple[np.ndarray, list[str]]:
-    assert m.vocab is not None
     limits.check_steps(len(text), s, ["text"])
-    index = {ch: k for k, ch in enumerate(m.vocab)}
-    cols = np.empty(len(text), dtype=np.intp)
-    for t, ch in enumerate(text):
-        k = index.get(ch)
-        if k is None:
-            raise Invalid(
-                f"character {ch!r} (U+{ord(ch):04X}) at position {t} is not in the vocabulary "
-                f"of model {m.id!r}",
-                ["text", t],
-                character=ch,
-                position=t,
-                vocab=m.vocab,
-            )
-        cols[t] = k
-    x = np.zeros((len(text), len(m.vocab)))
-    x[np.arange(len(text)), cols] = 1.0
-    return x, list(text)
+    cols = vocab_columns(text, m)
+    assert m.vocab is not None
+    return one_hot(cols, len(m.vocab)), list(text)
+
+
+def vocab_columns(text: str, m: zoo.Model) -> np.ndarray:
+    """Each character's index in the model's vocabulary (T,), or refused naming the first
+    character it does not have and where it is. Vectorised: 200,000 characters take milliseconds."""
+    assert m.vocab is not None
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    vocab = np.frombuffer(m.vocab.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    order = np.argsort(vocab, kind="stable")
+    # the last of equal characters, as a dict built in vocabulary order keeps
+    at = np.maximum(np.searchsorted(vocab[order], codes, side="right") - 1, 0)
+    known = vocab[order][at] == codes
+    if not known.all():
+        t = int(np.argmin(known))
+        ch = text[t]
+        raise Invalid(
+            f"character {ch!r} (U+{ord(ch):04X}) at position {t} is not in the vocabulary of model {m.id!r}",
+            ["text", t],
+            character=ch,
+            position=t,
+            vocab=m.vocab,
+        )
+    return order[at].astype(np.intp)
+
+
+def one_hot(cols: np.ndarray, size: int) -> np.ndarray:
+    """(T, size): row t is 1 at cols[t]."""
+    x = np.zeros((len(cols), size))
+    x[np.arange(len(cols)), cols] = 1.0
+    return x
 
 
 WORD = re.compile(r"\S+")  # a word model reads the text split on whitespace, as str.split() does

@@ -14,14 +14,14 @@ from fastapi.staticfiles import StaticFiles
 from threadpoolctl import threadpool_limits
 
 from app.service.links import LinkState
-from app.service.requests import RunRequest, StepRequest
+from app.service.requests import MAX_PATTERN_LENGTH, AnalyzeRequest, RunRequest, StepRequest
 from app.service.store import Store
 from app.web import errors
 from app.web.compute import ComputeQueue
 from app.web.headers import HeaderLimit, SecurityHeaders
 from app.web.middleware import BodyLimit, UploadGate
 from app.web.ratelimit import RateLimit
-from app.web.routes import api, pages, uploads
+from app.web.routes import analyze, api, pages, uploads
 from app.web.routes import links as links_routes
 from app.web.settings import Settings, get_settings
 
@@ -38,6 +38,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.reads = CapacityLimiter(s.read_slots)
     yield
     app.state.store.close()
+
+
+def analyze_body_bytes(settings: Settings) -> int:
+    """The body POST /api/analyze may need: its longest text with every character escaped as a
+    JSON surrogate pair (12 bytes), its patterns likewise, and room for the keys."""
+    return 12 * (settings.max_analyze_steps + settings.max_patterns * MAX_PATTERN_LENGTH) + 64 * 1024
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -60,16 +66,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     app.include_router(api.router)
+    app.include_router(analyze.router)
     app.include_router(uploads.router)
     app.include_router(links_routes.router)
-    api.document_bodies(app, RunRequest, StepRequest, LinkState)
+    api.document_bodies(app, RunRequest, StepRequest, LinkState, AnalyzeRequest)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.max_body_bytes,
         # multipart framing around the file takes a little more than the file itself
-        larger={"/api/models": settings.max_upload_bytes + 64 * 1024},
+        larger={
+            "/api/models": (settings.max_upload_bytes + 64 * 1024, "GATESCOPE_MAX_UPLOAD_BYTES"),
+            "/api/analyze": max(
+                (analyze_body_bytes(settings), "GATESCOPE_MAX_ANALYZE_STEPS"),
+                (settings.max_body_bytes, "GATESCOPE_MAX_BODY_BYTES"),
+            ),
+        },
     )
     app.add_middleware(  # outside BodyLimit: before any body is read
         UploadGate,

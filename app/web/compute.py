@@ -65,9 +65,15 @@ class ComputeQueue:
     def retry_after(self) -> int:
         return max(1, math.ceil(self.expected_wait()))
 
-    async def run(self, work: Callable[[], T], receive: Receive) -> T:
+    async def run(
+        self, work: Callable[[], T], receive: Receive, deadline: float | None = None, variable: str = ""
+    ) -> T:
         """`work()` in a worker thread once a slot is free; Busy if the queue is full, if the
-        deadline passes first, or if the client goes away first (then nobody reads the answer)."""
+        deadline passes first, or if the client goes away first (then nobody reads the answer).
+        `deadline`, `variable`: a wait other than the queue's own, for work that is slow anyway
+        (an analysis), and the setting that sets it."""
+        wait_at_most = self.deadline if deadline is None else deadline
+        variable = variable or "GATESCOPE_COMPUTE_DEADLINE_SECONDS"
         if self.slots.available_tokens == 0 and self.waiting >= self.max_queued:
             wait = self.retry_after()
             raise Busy(
@@ -76,24 +82,24 @@ class ComputeQueue:
                 [],
                 retry_after=wait,
             )
-        if self.slots.available_tokens == 0 and self.expected_wait() > self.deadline:
+        if self.slots.available_tokens == 0 and self.expected_wait() > wait_at_most:
             wait = self.retry_after()
             raise Busy(
                 f"the server is busy: the work ahead would take about {self.expected_wait():.1f} s, "
-                f"longer than a computation may wait for a slot, {self.deadline:g} s "
-                f"(GATESCOPE_COMPUTE_DEADLINE_SECONDS); try again in {wait} s",
+                f"longer than a computation may wait for a slot, {wait_at_most:g} s "
+                f"({variable}); try again in {wait} s",
                 [],
                 retry_after=wait,
             )
-        outcome = await self._slot(receive)
+        outcome = await self._slot(receive, wait_at_most)
         if outcome == "gone":
             log.info("dropped a computation whose client closed the connection while it waited")
             raise Busy("the client closed the connection before its computation started", [], retry_after=1)
         if outcome == "late":
             wait = self.retry_after()
             raise Busy(
-                f"the server is busy: no compute slot came free within {self.deadline:g} s "
-                f"(GATESCOPE_COMPUTE_DEADLINE_SECONDS); try again in {wait} s",
+                f"the server is busy: no compute slot came free within {wait_at_most:g} s "
+                f"({variable}); try again in {wait} s",
                 [],
                 retry_after=wait,
             )
@@ -107,7 +113,7 @@ class ComputeQueue:
         self.seconds_each = 0.8 * self.seconds_each + 0.2 * (time.perf_counter() - start)
         return result
 
-    async def _slot(self, receive: Receive) -> str:
+    async def _slot(self, receive: Receive, deadline: float) -> str:
         """'slot' (held: release it), 'late' or 'gone', whichever comes first."""
         outcome = "late"
         async with anyio.create_task_group() as tasks:
@@ -119,7 +125,7 @@ class ComputeQueue:
                 tasks.cancel_scope.cancel()
 
             tasks.start_soon(watch)
-            with anyio.move_on_after(self.deadline):
+            with anyio.move_on_after(deadline):
                 await self.slots.acquire()
                 outcome = "slot"  # no await from here to the cancel: the watcher cannot overwrite it
             tasks.cancel_scope.cancel()

@@ -66,9 +66,10 @@ class UploadGate:
 
 
 class BodyLimit:
-    """max_bytes for every path but those given a larger limit (uploads)."""
+    """max_bytes for every path but those given a larger limit (uploads, analyses), each with the
+    setting that raises it."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None):
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, tuple[int, str]] | None = None):
         self.app = app
         self.default = max_bytes
         self.larger = larger or {}
@@ -77,7 +78,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.larger.get(scope["path"], self.default)
+        limit, _ = self.larger.get(scope["path"], (self.default, ""))
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and not declared.isdigit():
             await JSON(
@@ -118,8 +119,7 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, size: str, limit: int) -> None:
-        upload = scope["path"] in self.larger
-        variable = "GATESCOPE_MAX_UPLOAD_BYTES" if upload else "GATESCOPE_MAX_BODY_BYTES"
+        _, variable = self.larger.get(scope["path"], (limit, "GATESCOPE_MAX_BODY_BYTES"))
         response = JSON(
             {
                 "error": f"the request body is {size} bytes; the limit is {limit} ({variable})",

@@ -205,3 +205,35 @@ class LinkGot(BaseModel):
     id: str = Field(description="the link's id")
     url: str = Field(description="the page that shows the view, /l/<id>")
     state: dict[str, Any] = Field(description="the view state kept: the page URL's query keys")
+
+
+class Saturation(BaseModel):
+    left: list[float] = Field(description="per unit, the fraction of steps where the gate is below 0.1")
+    right: list[float] = Field(description="per unit, the fraction of steps where the gate is above 0.9")
+
+
+class Spread(BaseModel):
+    mean: list[float]
+    std: list[float] = Field(description="per unit, the population standard deviation over the steps")
+
+
+class Correlation(BaseModel):
+    unit: int
+    array: Literal["c", "h"]
+    label: str = Field(description="one of the answer's labels")
+    r: float = Field(description="Pearson's r of the unit's c or h with the label, over every step")
+
+
+class AnalyzedLayer(BaseModel):
+    direction: Literal["forward", "backward"]
+    saturation: dict[Literal["f", "i", "o"], Saturation]
+    stats: dict[Literal["c", "h"], Spread]
+    correlations: list[Correlation] = Field(description="the strongest 50 by |r|, strongest first")
+
+
+class AnalyzeResponse(BaseModel):
+    model: str
+    steps: int
+    layers: list[AnalyzedLayer]
+    labels: list[str] = Field(description="the label series correlated with: built-in ones, then patterns")
+    skipped: list[str] = Field(description="labels left out, and why")

@@ -22,6 +22,11 @@ class Settings(Limits, BaseSettings):
     compute_deadline_seconds: float = Field(
         1.0, gt=0, description="longest a computation waits for a compute slot before it is refused (503)"
     )
+    analyze_deadline_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="longest an analysis (POST /api/analyze, seconds of work) waits for a compute slot",
+    )
     read_slots: int = Field(
         4, ge=1, description="threads for reads that compute nothing (links, previews kept)"
     )

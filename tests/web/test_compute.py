@@ -206,6 +206,16 @@ def test_a_run_that_waited_past_its_deadline_is_answered_503_and_never_computed(
     assert held.computed == []
 
 
+def test_an_analysis_waits_for_its_slot_as_long_as_its_own_deadline_says(make_client, held) -> None:
+    # An analysis takes seconds anyway: it has a deadline of its own, apart from a run's.
+    c = make_client(compute_deadline_seconds=60, analyze_deadline_seconds=0.3)
+    held.hold_the_slot(c)
+    body = {"model": "python-chars", "text": "x = 1\n"}
+    r = in_background(lambda: c.post("/api/analyze", json=body))(GENEROUS)
+    assert_refused(r, 503, ["0.3 s", "GATESCOPE_ANALYZE_DEADLINE_SECONDS"], [])
+    assert "retry-after" in r.headers
+
+
 def test_reads_that_compute_nothing_answer_while_the_compute_slot_is_held(make_client, held) -> None:
     c = make_client()
     link = c.post("/api/links", json={"model": "counter", "text": "ab. ab"}).json()["id"]
