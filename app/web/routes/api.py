@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from pydantic import BaseModel
 
 from app.models import zoo
-from app.service import run, step
+from app.service import run, step, weights
 from app.service.requests import RunRequest, StepRequest
 from app.service.store import Store
 from app.web import body, compute, media
@@ -21,6 +21,7 @@ from app.web.schemas import (
     ModelList,
     RunResponse,
     StepResponse,
+    WeightsResponse,
 )
 from app.web.settings import Settings
 
@@ -67,6 +68,32 @@ async def model(model_id: str, request: Request) -> JSON:
     # A built-in model is in memory: a read. A random one's weights are drawn (random-h512-l4 takes
     # 0.1 s) and an upload's read from the store: work, which waits its turn like a run.
     return await (stored if model_id in zoo.BUILT else computed)(request, info)
+
+
+@router.get(
+    "/api/models/{model_id}/weights",
+    response_model=WeightsResponse,
+    responses=refusals(*ANY, 404, 422, *COMPUTES),
+)
+async def model_weights(
+    model_id: str,
+    request: Request,
+    gate: Literal["i", "f", "g", "o"] | None = Query(None, description="one gate only"),
+    layer: int | None = Query(
+        None, ge=0, description="one entry only: a layer's direction, counted as /api/run's layers"
+    ),
+) -> JSON:
+    """What each gate listens to: per entry and gate its rows of W (H × I) and U (H × H) and its
+    bias b_ih + b_hh (H), in torch's layout; W's columns labelled; the output layer, if any."""
+    settings = request.app.state.settings
+    models = request.app.state.store
+
+    def answer() -> JSON:
+        m = run.find_model(model_id, settings, models)
+        return JSON(weights.model_weights(m, settings, gate, layer))
+
+    # As GET /api/models/{id}: a random model's weights are drawn, an upload's read: work.
+    return await (stored if model_id in zoo.BUILT else computed)(request, answer)
 
 
 def body_of(schema: str) -> dict[str, Any]:
