@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from pydantic import BaseModel
 
 from app.models import zoo
 from app.service import run, step, weights
 from app.service.requests import RunRequest, StepRequest
 from app.service.store import Store
-from app.web import body, compute, media
+from app.web import body, compact, compute, media
 from app.web.compute import ComputeQueue
 from app.web.encode import JSON
 from app.web.openapi import ANY, BODY, COMPUTES, refusals
@@ -114,10 +114,42 @@ async def answered(request: Request, schema: type[M], answer: Callable[[M, Setti
     return await computed(request, lambda: JSON(answer(body.parse(raw, schema, settings), settings, models)))
 
 
-@router.post("/api/run", response_model=RunResponse, responses=RUNS, openapi_extra=body_of("RunRequest"))
-async def run_model(request: Request) -> JSON:
-    """Run an LSTM over a sequence and answer every gate, cell and hidden state, per layer, as T×H."""
-    return await answered(request, RunRequest, run.execute)
+# /api/run's answer may come in the compact encoding too (app.web.compact): the OpenAPI says so.
+COMPACT_ANSWER = {
+    "responses": {
+        "200": {
+            "description": "the run: JSON by default; with `Accept: application/vnd.gatescope.run`, "
+            "the same answer in the compact binary layout of app/web/compact.py (README, Compact answers)",
+            "content": {compact.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
+}
+
+
+@router.post(
+    "/api/run",
+    response_model=RunResponse,
+    responses=RUNS,
+    openapi_extra=body_of("RunRequest") | COMPACT_ANSWER,
+)
+async def run_model(request: Request) -> Response:
+    """Run an LSTM over a sequence and answer every gate, cell and hidden state, per layer, as T×H.
+    JSON unless the Accept header asks for application/vnd.gatescope.run (float16 arrays in binary);
+    a refusal is JSON either way."""
+    vary = {"Vary": "Accept"}  # one URL, two encodings: a cache must key on Accept
+    if not compact.wanted(request.headers.get("accept")):
+        answer = await answered(request, RunRequest, run.execute)
+        answer.headers.update(vary)
+        return answer
+    media.require_json(request)
+    raw = await request.body()
+    settings, models = request.app.state.settings, request.app.state.store
+
+    def work() -> Response:
+        answer = run.execute(body.parse(raw, RunRequest, settings), settings, models)
+        return Response(compact.encode(answer), media_type=compact.MEDIA_TYPE, headers=vary)
+
+    return await computed(request, work)
 
 
 @router.post("/api/step", response_model=StepResponse, responses=RUNS, openapi_extra=body_of("StepRequest"))
