@@ -59,7 +59,9 @@ def load(browser: Browser, url: str, force_json: bool) -> dict[str, Any]:
         "Network.responseReceived",
         lambda e: types.__setitem__(e["requestId"], e["response"]["headers"].get("content-type", "")),
     )
-    cdp.on("Network.loadingFinished", lambda e: sizes.__setitem__(e["requestId"], int(e["encodedDataLength"])))
+    cdp.on(
+        "Network.loadingFinished", lambda e: sizes.__setitem__(e["requestId"], int(e["encodedDataLength"]))
+    )
     page.goto(url)
     page.wait_for_function("Number(document.body.dataset.settled ?? 0) >= 1", timeout=120_000)
     page.wait_for_timeout(500)  # late responses (a favicon) finish too
