@@ -1,4 +1,6 @@
-// Talks to the JSON API; knows nothing of the page.
+// Talks to the JSON API; knows nothing of the page. Runs come in the compact encoding (compact.js).
+
+import { MEDIA_TYPE, decodeRun } from "./compact.js";
 
 export class ApiError extends Error {
   constructor(message, body) {
@@ -10,6 +12,9 @@ export class ApiError extends Error {
 async function request(url, options = {}) {
   const response = await fetch(url, options);
   let body = null;
+  if (response.ok && response.headers.get("Content-Type")?.startsWith(MEDIA_TYPE)) {
+    return decodeRun(await response.arrayBuffer()); // a refusal is JSON whatever was asked
+  }
   try {
     body = await response.json();
   } catch {
@@ -26,10 +31,13 @@ export const listModels = () => request("/api/models").then((b) => b.models);
 export const getModel = (id) => request(`/api/models/${encodeURIComponent(id)}`);
 
 // body: {model, text} or {model, inputs}; signal: an AbortSignal so that a newer run cancels this one.
-export function run(body, signal) {
+// compact: ask for the compact encoding (float16 arrays, a fifth of the JSON's bytes); the answer is
+// decoded into the JSON's shape, its `precision` "float16" (exact numbers come from /api/step).
+export function run(body, signal, compact = false) {
+  const accept = compact ? `${MEDIA_TYPE}, application/json;q=0.5` : "application/json";
   return request("/api/run", {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", Accept: accept },
     body: JSON.stringify(body),
     signal,
   });

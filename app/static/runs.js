@@ -1,6 +1,7 @@
 // Runs: the body of POST /api/run made in one place (runBody), and one cache of answers keyed by
 // that body (cachedRun), shared by the heatmaps, the views and the tour. A run the page shows
 // again (Back, a view's baseline that equals the main run, a tour step seen before) costs nothing.
+// Large runs come in the compact encoding (compact.js), decoded into the JSON's shape.
 
 import { run } from "./api.js";
 import { parseSteps } from "./inputs.js";
@@ -16,7 +17,20 @@ export function runBody(info, { typed, pin = null, whatIfs = [], extra = {} }) {
   if (whatIfs.length) body.interventions = whatIfs;
   if (info.kind !== "vector") body.text = typed; // characters or words
   else body.inputs = parseSteps(typed, info.size);
+  // Not a key of the body (JSON.stringify skips it): how to ask for the answer.
+  Object.defineProperty(body, "compact", { value: values(info, body) >= COMPACT_FROM });
   return body;
+}
+
+// From this many numbers in the gates and states (T × H × entries × 6), a run is asked in the
+// compact encoding (float16, a fifth of the bytes: 2,000 steps × 128 units is 16.6 MB of JSON,
+// 3.1 MB compact). Below it, about half a megabyte of JSON, the numbers the views print come exact.
+export const COMPACT_FROM = 50_000;
+
+function values(info, body) {
+  if (!info.hidden_size) return 0; // a model the page knows only by id: ask for JSON
+  const steps = body.inputs?.length ?? (info.kind === "words" ? body.text.split(/\s+/).filter(Boolean).length : body.text.length);
+  return steps * info.hidden_size * (info.layers ?? 1) * (info.directions ?? 1) * 6;
 }
 
 // A few answers at most: a run of 1000 steps × 256 units is tens of megabytes in the page.
@@ -36,7 +50,7 @@ export function cachedRun(body, signal) {
     kept.delete(key);
   } else {
     const controller = new AbortController();
-    entry = { answer: run(body, controller.signal), controller, waiting: 0 };
+    entry = { answer: run(body, controller.signal, body.compact === true), controller, waiting: 0 };
     const mine = entry;
     entry.answer.catch(() => kept.get(key) === mine && kept.delete(key));
     if (kept.size >= LIMIT) kept.delete(kept.keys().next().value);

@@ -173,6 +173,39 @@ class RunResponse(BaseModel):
     )
 
 
+class GateWeights(BaseModel):
+    W: list[list[float]] = Field(description="the gate's rows of weight_ih: H × I, one column per input")
+    U: list[list[float]] = Field(description="the gate's rows of weight_hh: H × H, one column per unit of h")
+    b: list[float] = Field(description="bias_ih + bias_hh of the gate, H")
+
+
+class EntryWeights(BaseModel):
+    direction: Literal["forward", "backward"]
+    layer: int = Field(description="the stacked layer this entry is a direction of")
+    inputs: list[str] = Field(description="labels of this entry's W columns (layer > 0 reads the h below)")
+    gates: dict[str, GateWeights] = Field(description="i, f, g, o (or the one asked for)")
+
+
+class HeadWeights(BaseModel):
+    weight: list[list[float]] = Field(description="K × D, D = H (2H bidirectional)")
+    bias: list[float] | None
+    labels: list[str] = Field(description="the K class names")
+
+
+class WeightsResponse(BaseModel):
+    model: str
+    hidden_size: int
+    layers: list[EntryWeights] = Field(
+        description="one per entry, as /api/run counts layers (or the one asked for)"
+    )
+    inputs: list[str] = Field(
+        description="labels of layer 0's W columns: the vocab characters, the words, or x0..x{I−1}"
+    )
+    head: HeadWeights | None = Field(
+        description="the output layer; null without one, or when a gate or layer was asked for"
+    )
+
+
 class ErrorOut(BaseModel):
     """A refusal: a sentence for people and where in the request; some carry more facts (the
     limit, the known models, the character and position not in the vocabulary)."""

@@ -208,6 +208,7 @@ def test_neither_or_both_of_vocab_and_input_size_are_refused_as_the_form_says(cl
 OPERATIONS = {
     ("get", "/api/models"): {200, 431},
     ("get", "/api/models/{model_id}"): {200, 404, 422, 431, 503},
+    ("get", "/api/models/{model_id}/weights"): {200, 404, 422, 431, 503},
     ("post", "/api/run"): {200, 400, 404, 413, 415, 422, 431, 503},
     ("post", "/api/step"): {200, 400, 404, 413, 415, 422, 431, 503},
     ("post", "/api/links"): {200, 400, 404, 409, 413, 415, 422, 429, 431, 503, 507},

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from pydantic import BaseModel
 
 from app.models import zoo
-from app.service import run, step
+from app.service import run, step, weights
 from app.service.requests import RunRequest, StepRequest
 from app.service.store import Store
-from app.web import body, compute, media
+from app.web import body, compact, compute, media
 from app.web.compute import ComputeQueue
 from app.web.encode import JSON
 from app.web.openapi import ANY, BODY, COMPUTES, refusals
@@ -21,6 +21,7 @@ from app.web.schemas import (
     ModelList,
     RunResponse,
     StepResponse,
+    WeightsResponse,
 )
 from app.web.settings import Settings
 
@@ -69,6 +70,32 @@ async def model(model_id: str, request: Request) -> JSON:
     return await (stored if model_id in zoo.BUILT else computed)(request, info)
 
 
+@router.get(
+    "/api/models/{model_id}/weights",
+    response_model=WeightsResponse,
+    responses=refusals(*ANY, 404, 422, *COMPUTES),
+)
+async def model_weights(
+    model_id: str,
+    request: Request,
+    gate: Literal["i", "f", "g", "o"] | None = Query(None, description="one gate only"),
+    layer: int | None = Query(
+        None, ge=0, description="one entry only: a layer's direction, counted as /api/run's layers"
+    ),
+) -> JSON:
+    """What each gate listens to: per entry and gate its rows of W (H × I) and U (H × H) and its
+    bias b_ih + b_hh (H), in torch's layout; W's columns labelled; the output layer, if any."""
+    settings = request.app.state.settings
+    models = request.app.state.store
+
+    def answer() -> JSON:
+        m = run.find_model(model_id, settings, models)
+        return JSON(weights.model_weights(m, settings, gate, layer))
+
+    # As GET /api/models/{id}: a random model's weights are drawn, an upload's read: work.
+    return await (stored if model_id in zoo.BUILT else computed)(request, answer)
+
+
 def body_of(schema: str) -> dict[str, Any]:
     """OpenAPI for a JSON body a route reads itself (off the event loop): its schema by name."""
     return {
@@ -87,10 +114,42 @@ async def answered(request: Request, schema: type[M], answer: Callable[[M, Setti
     return await computed(request, lambda: JSON(answer(body.parse(raw, schema, settings), settings, models)))
 
 
-@router.post("/api/run", response_model=RunResponse, responses=RUNS, openapi_extra=body_of("RunRequest"))
-async def run_model(request: Request) -> JSON:
-    """Run an LSTM over a sequence and answer every gate, cell and hidden state, per layer, as T×H."""
-    return await answered(request, RunRequest, run.execute)
+# /api/run's answer may come in the compact encoding too (app.web.compact): the OpenAPI says so.
+COMPACT_ANSWER = {
+    "responses": {
+        "200": {
+            "description": "the run: JSON by default; with `Accept: application/vnd.gatescope.run`, "
+            "the same answer in the compact binary layout of app/web/compact.py (README, Compact answers)",
+            "content": {compact.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
+}
+
+
+@router.post(
+    "/api/run",
+    response_model=RunResponse,
+    responses=RUNS,
+    openapi_extra=body_of("RunRequest") | COMPACT_ANSWER,
+)
+async def run_model(request: Request) -> Response:
+    """Run an LSTM over a sequence and answer every gate, cell and hidden state, per layer, as T×H.
+    JSON unless the Accept header asks for application/vnd.gatescope.run (float16 arrays in binary);
+    a refusal is JSON either way."""
+    vary = {"Vary": "Accept"}  # one URL, two encodings: a cache must key on Accept
+    if not compact.wanted(request.headers.get("accept")):
+        answer = await answered(request, RunRequest, run.execute)
+        answer.headers.update(vary)
+        return answer
+    media.require_json(request)
+    raw = await request.body()
+    settings, models = request.app.state.settings, request.app.state.store
+
+    def work() -> Response:
+        answer = run.execute(body.parse(raw, RunRequest, settings), settings, models)
+        return Response(compact.encode(answer), media_type=compact.MEDIA_TYPE, headers=vary)
+
+    return await computed(request, work)
 
 
 @router.post("/api/step", response_model=StepResponse, responses=RUNS, openapi_extra=body_of("StepRequest"))
