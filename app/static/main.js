@@ -1,7 +1,7 @@
 // Wires the page: controls change the state through the store (store.js), and the store's
 // changes redraw the page: a new run, the heatmaps' rows, or only the pinned cell.
 
-import { ApiError, getModel, listModels } from "./api.js";
+import { ApiError, getModel, listModels, run } from "./api.js";
 import { Board } from "./board.js";
 import { SIZES } from "./config.js";
 import { describe, fillPicker } from "./describe.js";
@@ -65,10 +65,17 @@ function offerExports() {
   for (const button of els.exports.querySelectorAll("button")) button.disabled = !ready;
 }
 
-// make: one of export.js's file makers; a failure is said beside the buttons.
+// make: one of export.js's file makers; a failure is said beside the buttons. A long run came as
+// float16 (runs.js), good for colours: the files of numbers (CSV, JSON) ask for it again as JSON,
+// so that they hold the values the API computes, not their float16 roundings.
 async function download(make) {
   try {
-    save(await make(drawn.data, model, get(), drawn.sent));
+    let data = drawn.data;
+    if (make !== pngFile && data.precision === "float16") {
+      els.exported.textContent = "Fetching the exact values…";
+      data = await run(drawn.sent);
+    }
+    save(await make(data, model, get(), drawn.sent));
     els.exported.textContent = "";
   } catch (err) {
     els.exported.textContent = `The file could not be made: ${err.message}`;

@@ -262,3 +262,22 @@ def test_the_toolbar_is_reached_and_used_from_the_keyboard(page: Page, tmp_path:
     page.locator("#export").scroll_into_view_if_needed()
     shoot(page, "export-toolbar")
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_long_run_that_came_as_float16_exports_the_apis_exact_values(
+    page: Page, live_server: str, tmp_path: Path
+) -> None:
+    """The heatmaps of a long run come float16 (enough for colours); its CSV and JSON must hold
+    the API's numbers, not their roundings."""
+    text = "def f(x):\n    return x + 1\n" * 16  # 448 steps × 128 units: over the compact threshold
+    open_page(page, f"model=python-chars&text={quote(text)}")
+    name = download(page, "json", tmp_path / "long.json")
+    assert name.endswith(".json")
+    saved = json.loads((tmp_path / "long.json").read_text("utf-8"))
+    assert saved["answer"]["layers"][0]["c"] == api_run(live_server, saved["request"])["layers"][0]["c"]
+    download(page, "csv", tmp_path / "long.csv")
+    rows = list(csv.reader(io.StringIO((tmp_path / "long.csv").read_text("utf-8"), newline="")))
+    exact = api_run(live_server, {"model": "python-chars", "text": text})["layers"][0]
+    for _, gate, t, _, unit, value in rows[1:2000]:
+        assert float(value) == exact[gate][int(t)][int(unit)]
+    assert page.locator("#export-status").inner_text() == ""
