@@ -4,10 +4,8 @@
 import { PANELS } from "./config.js";
 import { entryName, entryTitle } from "./describe.js";
 import { Panel, colourRange, showToken } from "./heatmap.js";
+import { printed } from "./views/draw.js";
 
-// A value as the readout prints it: 4 decimals when exact; from a float16 run (relative error up
-// to 2^-12 ≈ 2.4e-4), 3 significant digits, the most it keeps to within a quarter of the last one.
-const shown = (data, x) => (data.precision === "float16" ? Number(x.toPrecision(3)).toString() : x.toFixed(4));
 
 export class Board {
   // els: {heatmaps, tooltip, selection}; onClick(l, t, u): a cell was clicked or tapped.
@@ -91,7 +89,7 @@ export class Board {
       dt.textContent = spec.key;
       dt.title = spec.name;
       const dd = document.createElement("dd");
-      dd.textContent = shown(data, data.layers[l][spec.key][t][u]);
+      dd.textContent = printed(data, data.layers[l][spec.key][t][u]);
       dd.dataset.gate = spec.key;
       table.append(dt, dd);
     }

@@ -11,7 +11,7 @@ import { colourRange, Panel, showToken } from "../heatmap.js";
 import { describe, parseInterventions } from "../interventions.js";
 import { cachedRun, runBody } from "../runs.js";
 import { DEFAULTS } from "../state.js";
-import { el } from "./draw.js";
+import { el, printed } from "./draw.js";
 
 const TOGGLES = [
   { code: "f1", label: "B: forget gate off (f ≡ 1)" },
@@ -22,7 +22,6 @@ const ARRAYS = PANELS.map((p) => p.key); // f, i, g, o, c, h
 const HINT = "Hover over either heatmap to read A and B at the same step and unit.";
 
 const signed = (x) => (x < 0 ? `−${(-x).toFixed(4)}` : `+${x.toFixed(4)}`);
-const fixed = (x) => x.toFixed(4).replace("-", "−");
 
 // The listed models (fetched once) and each model's info (fetched once per id).
 let listed = null;
@@ -184,11 +183,13 @@ function draw(ctx, section, infoB, b, key, list) {
       span.dataset.run = name;
       span.textContent = v === null
         ? `${name}: no such cell`
-        : `${name} (“${showToken(run.tokens[t])}”): ${key} = ${fixed(v)}`;
+        : `${name} (“${showToken(run.tokens[t])}”): ${key} = ${printed(run, v).replace("-", "−")}`;
       return span;
     };
     const diff = el("span", "compare-read-diff");
-    diff.textContent = va !== null && vb !== null ? `B − A = ${signed(vb - va)}` : "";
+    const rounded = a.precision === "float16" || b.precision === "float16";
+    const d = vb - va;
+    diff.textContent = va === null || vb === null ? "" : `B − A = ${rounded ? `${d < 0 ? "−" : "+"}${printed({ precision: "float16" }, Math.abs(d))}` : signed(d)}`;
     hover.replaceChildren(`t = ${t}, unit ${u}: `, part("A", a, va), " · ", part("B", b, vb),
       ...(diff.textContent ? [" · ", diff] : []));
   };

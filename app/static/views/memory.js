@@ -6,7 +6,7 @@
 import { entryName } from "../describe.js";
 import { Panel, showToken } from "../heatmap.js";
 import { parseSteps } from "../inputs.js";
-import { el } from "./draw.js";
+import { el, printed } from "./draw.js";
 
 const BEFORE = [0xd9, 0xd9, 0xd9]; // steps before s: nothing to follow yet (not a viridis colour)
 const SHARE = {
@@ -145,7 +145,7 @@ function heatmap(ctx, l, retention, readout) {
       readout.textContent =
         v === null
           ? `t = ${t} “${showToken(data.tokens[t])}” is before s = ${s}: nothing to follow yet.`
-          : `t = ${t} “${showToken(data.tokens[t])}”, unit ${u}: ${v.toFixed(4)} of c at step ${s} is still there.`;
+          : `t = ${t} “${showToken(data.tokens[t])}”, unit ${u}: ${printed(data, v)} of c at step ${s} is still there.`;
     },
     leave() {
       panel.cursor(null, null);
