@@ -9,6 +9,7 @@ import numpy as np
 
 from app.engine import explain, lstm
 from app.engine import outputs as read_out
+from app.engine import targets as truth
 from app.models import zoo
 from app.refusal import Invalid
 from app.service import limits
@@ -17,7 +18,17 @@ from app.service.requests import RunRequest
 from app.service.resolve import Resolved, find_model, resolve
 from app.service.store import Store
 
-__all__ = ["Resolved", "array", "compute", "execute", "find_model", "model_info", "outputs", "tokens_for"]
+__all__ = [
+    "Resolved",
+    "array",
+    "compute",
+    "execute",
+    "find_model",
+    "model_info",
+    "outputs",
+    "targets",
+    "tokens_for",
+]
 
 
 def model_info(m: zoo.Model) -> dict[str, Any]:
@@ -64,6 +75,8 @@ def compute(
     classes = 0
     if "outputs" in req.include:
         classes = len(_head(r).get("weight", ()))
+    if "targets" in req.include:
+        _task(r)  # refused before any work
     limits.check_values(r.steps, r.shape, req, s, classes)
     return r, lstm.forward(
         r.weights, r.x, gate_activation=r.gate_activation, interventions=r.interventions, reverse=r.reverse
@@ -93,6 +106,34 @@ def outputs(r: Resolved, traces: list[lstm.LayerTrace], dtype: type[np.floating]
         "labels": list(r.model.labels),
         "logits": array(z, dtype),
         "probs": array(read_out.softmax(z), dtype),
+    }
+
+
+def _task(r: Resolved) -> tuple[str, str]:
+    """The built-in task the resolved model was trained on, and what its head is asked: refused
+    for any other model, whose truth Gatescope cannot know."""
+    task = (r.model.card or {}).get("task") if r.model is not None else None
+    if task not in truth.TASKS or r.model is None or r.model.id != task or r.model.vocab is None:
+        known = ", ".join(sorted(truth.TASKS))
+        raise Invalid(
+            f"targets are known only for the built-in trained models ({known}): the truth of "
+            f"any other model's predictions is not Gatescope's to say",
+            ["include"],
+        )
+    return task, truth.TASKS[task][1]
+
+
+def targets(r: Resolved) -> dict[str, Any]:
+    """The truth at every step of a built-in task: an index into the model's labels, or None where
+    the task asks nothing (app.engine.targets)."""
+    task, asks = _task(r)
+    assert r.model is not None and r.model.vocab is not None
+    tokens = np.array([r.model.vocab.index(ch) for ch in r.tokens], dtype=int)
+    classes = truth.TASKS[task][0](tokens)
+    return {
+        "task": task,
+        "asks": asks,
+        "classes": [None if k == truth.NONE else int(k) for k in classes],
     }
 
 
@@ -131,6 +172,7 @@ def execute(req: RunRequest, s: Limits, models: Store | None = None) -> dict[str
         "layers": layers,
         "interventions": [iv.model_dump(exclude_none=True) for iv in req.interventions],
         **({"outputs": outputs(p, traces, dtype)} if "outputs" in req.include else {}),
+        **({"targets": targets(p)} if "targets" in req.include else {}),
         **(
             {"gate_curve": {"activation": p.gate_activation, **explain.gate_curve(p.gate_activation)}}
             if "parts" in req.include

@@ -153,6 +153,15 @@ class OutputsOut(BaseModel):
     probs: list[list[float]] = Field(description="the softmax of each row of logits, T×K")
 
 
+class TargetsOut(BaseModel):
+    task: str = Field(description="the built-in task the model was trained on")
+    asks: str = Field(description="what the task asks at each step, in words")
+    classes: list[int | None] = Field(
+        description="the right answer at each step as an index into outputs.labels, T of them; "
+        "null where the task asks nothing (the step after the last, an unbalanced ')', …)"
+    )
+
+
 class RunResponse(BaseModel):
     model: str | None
     tokens: list[str] = Field(description="one label per time step")
@@ -167,6 +176,9 @@ class RunResponse(BaseModel):
     )
     outputs: OutputsOut | None = Field(
         None, description='with include ["outputs"], for a model with an output layer: its predictions'
+    )
+    targets: TargetsOut | None = Field(
+        None, description='with include ["targets"], for a built-in trained model: the truth of its task'
     )
 
 

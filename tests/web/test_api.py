@@ -787,3 +787,34 @@ def test_inline_weights_of_integers_too_large_for_int64_are_held_to_the_bound(cl
     assert (
         r.status_code == 422 and r.json()["error"] == "tensor 'weight_ih_l0' holds a value beyond ±1,000,000"
     )
+
+
+@pytest.mark.parametrize(
+    ("model_id", "text", "classes"),
+    [
+        ("reset-count", "aab.a", [1, 2, 2, 0, 1]),
+        ("bracket-depth", "(())(", [1, 2, 1, 0, 1]),
+        ("parity", "0110", [0, 1, 0, 0]),
+        ("recall", "b--", [None, 1, 1]),
+        ("python-chars", "def", [69, 70, None]),  # the vocabulary's 'e', 'f'; nothing after
+    ],
+)
+def test_targets_are_the_tasks_truth_as_indices_into_the_labels(client, model_id, text, classes):
+    r = post(client, {"model": model_id, "text": text, "include": ["outputs", "targets"]})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["targets"]["task"] == model_id
+    assert body["targets"]["classes"] == classes
+    labels = body["outputs"]["labels"]
+    if model_id == "python-chars":
+        assert [labels[k] for k in classes[:-1]] == list(text[1:])
+
+
+@pytest.mark.parametrize("model_id", ["counter", "random-h8-l1-s0"])
+def test_targets_are_refused_for_a_model_without_a_known_task(client, model_id):
+    r = post(client, {"model": model_id, "text": "ab", "include": ["targets"]})
+    assert r.status_code == 422, r.text
+    assert r.json()["loc"] == ["include"]
+    assert r.json()["error"].startswith(
+        "targets are known only for the built-in trained models (bracket-depth,"
+    )
