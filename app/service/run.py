@@ -51,7 +51,14 @@ def model_info(m: zoo.Model) -> dict[str, Any]:
         "conversion": m.conversion,
         "card": m.card,
         "labels": list(m.labels) if m.head is not None else None,
+        "task": _known_task(m),
     }
+
+
+def _known_task(m: zoo.Model) -> str | None:
+    """The built-in task whose truth app.engine.targets knows for this model, else None."""
+    task = (m.card or {}).get("task")
+    return task if task in truth.TASKS and m.id == task and m.vocab is not None else None
 
 
 def tokens_for(x: np.ndarray) -> list[str]:
@@ -112,8 +119,8 @@ def outputs(r: Resolved, traces: list[lstm.LayerTrace], dtype: type[np.floating]
 def _task(r: Resolved) -> tuple[str, str]:
     """The built-in task the resolved model was trained on, and what its head is asked: refused
     for any other model, whose truth Gatescope cannot know."""
-    task = (r.model.card or {}).get("task") if r.model is not None else None
-    if task not in truth.TASKS or r.model is None or r.model.id != task or r.model.vocab is None:
+    task = _known_task(r.model) if r.model is not None else None
+    if task is None:
         known = ", ".join(sorted(truth.TASKS))
         raise Invalid(
             f"targets are known only for the built-in trained models ({known}): the truth of "

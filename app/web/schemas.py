@@ -48,6 +48,10 @@ class ModelInfo(BaseModel):
     labels: list[str] | None = Field(
         None, description="the output layer's K class names; null: the model has no output layer"
     )
+    task: str | None = Field(
+        None,
+        description='the built-in task whose truth include ["targets"] answers; null: none is known',
+    )
 
 
 class ModelList(BaseModel):

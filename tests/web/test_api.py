@@ -818,3 +818,8 @@ def test_targets_are_refused_for_a_model_without_a_known_task(client, model_id):
     assert r.json()["error"].startswith(
         "targets are known only for the built-in trained models (bracket-depth,"
     )
+
+
+def test_a_model_says_which_task_its_targets_answer(client):
+    assert client.get("/api/models/python-chars").json()["task"] == "python-chars"
+    assert client.get("/api/models/counter").json()["task"] is None
