@@ -204,6 +204,13 @@ class RunRequest(BaseModel):
     retention_from: int = Field(
         0, ge=0, description='with include ["retention"]: the step s whose cell state is followed'
     )
+    outputs_top: int | None = Field(
+        None,
+        ge=1,
+        le=20,
+        description='with include ["outputs"]: answer only the k likeliest classes at each step, '
+        "as outputs.top {index, probs} (T×k each) in place of the T×K logits and probs",
+    )
     precision: Literal["float32", "float64"] = Field(
         "float32", description="float32 halves the body; the engine always computes in float64"
     )

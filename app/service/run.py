@@ -82,6 +82,8 @@ def compute(
     classes = 0
     if "outputs" in req.include:
         classes = len(_head(r).get("weight", ()))
+        if req.outputs_top is not None:  # k indices and k probabilities: as many values as k classes
+            classes = min(classes, req.outputs_top)
     if "targets" in req.include:
         _task(r)  # refused before any work
     limits.check_values(r.steps, r.shape, req, s, classes)
@@ -104,15 +106,26 @@ def _head(r: Resolved) -> dict[str, np.ndarray]:
     return head
 
 
-def outputs(r: Resolved, traces: list[lstm.LayerTrace], dtype: type[np.floating]) -> dict[str, Any]:
-    """The output layer read at every step: row t is the prediction after reading x_t."""
+def _probs(r: Resolved, traces: list[lstm.LayerTrace]) -> tuple[np.ndarray, np.ndarray]:
+    """The head's logits and softmax at every step, T×K each."""
     head = _head(r)
-    assert r.model is not None
     z = read_out.logits(read_out.last_h(traces), head["weight"], head.get("bias"))
+    return z, read_out.softmax(z)
+
+
+def outputs(
+    r: Resolved, traces: list[lstm.LayerTrace], dtype: type[np.floating], top: int | None = None
+) -> dict[str, Any]:
+    """The output layer read at every step: row t is the prediction after reading x_t. top: only
+    the k likeliest classes per step (their indices, likeliest first, and probabilities)."""
+    z, p = _probs(r, traces)
+    assert r.model is not None
+    if top is None:
+        return {"labels": list(r.model.labels), "logits": array(z, dtype), "probs": array(p, dtype)}
+    index = np.argsort(-p, axis=1, kind="stable")[:, :top]
     return {
         "labels": list(r.model.labels),
-        "logits": array(z, dtype),
-        "probs": array(read_out.softmax(z), dtype),
+        "top": {"index": index.tolist(), "probs": array(np.take_along_axis(p, index, axis=1), dtype)},
     }
 
 
@@ -130,17 +143,19 @@ def _task(r: Resolved) -> tuple[str, str]:
     return task, truth.TASKS[task][1]
 
 
-def targets(r: Resolved) -> dict[str, Any]:
+def targets(r: Resolved, traces: list[lstm.LayerTrace]) -> dict[str, Any]:
     """The truth at every step of a built-in task: an index into the model's labels, or None where
-    the task asks nothing (app.engine.targets)."""
+    the task asks nothing (app.engine.targets), and the probability the head gave it."""
     task, asks = _task(r)
     assert r.model is not None and r.model.vocab is not None
     tokens = np.array([r.model.vocab.index(ch) for ch in r.tokens], dtype=int)
     classes = truth.TASKS[task][0](tokens)
+    _, p = _probs(r, traces)
     return {
         "task": task,
         "asks": asks,
         "classes": [None if k == truth.NONE else int(k) for k in classes],
+        "probs": [None if k == truth.NONE else float(p[t, k]) for t, k in enumerate(classes)],
     }
 
 
@@ -178,8 +193,8 @@ def execute(req: RunRequest, s: Limits, models: Store | None = None) -> dict[str
         "hidden_size": p.shape.hidden_size,
         "layers": layers,
         "interventions": [iv.model_dump(exclude_none=True) for iv in req.interventions],
-        **({"outputs": outputs(p, traces, dtype)} if "outputs" in req.include else {}),
-        **({"targets": targets(p)} if "targets" in req.include else {}),
+        **({"outputs": outputs(p, traces, dtype, req.outputs_top)} if "outputs" in req.include else {}),
+        **({"targets": targets(p, traces)} if "targets" in req.include else {}),
         **(
             {"gate_curve": {"activation": p.gate_activation, **explain.gate_curve(p.gate_activation)}}
             if "parts" in req.include

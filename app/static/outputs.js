@@ -15,13 +15,19 @@ export const predictsNext = (model) => Boolean(model?.labels && model.vocab && m
 // The run's extra keys for the output row: outputs for a model with a head, targets for a task.
 export function outputsRequest(model) {
   if (!model?.labels) return {};
-  return { include: model.task ? ["outputs", "targets"] : ["outputs"] };
+  // only the likeliest classes: 2,000 steps × 96 characters twice would crowd out the gates
+  return { include: model.task ? ["outputs", "targets"] : ["outputs"], outputs_top: TOP };
 }
 
-// The `n` likeliest labels of a row of probabilities, as [{k, label, p}], likeliest first.
-export function topOf(probs, labels, n = TOP) {
+// The `n` likeliest labels at step t of a run's outputs, as [{k, label, p}], likeliest first:
+// from outputs.top when the run asked for it, else from the whole row of probs.
+export function topOf(out, t, n = TOP) {
+  if (out.top) {
+    return out.top.index[t].slice(0, n).map((k, j) => ({ k, label: out.labels[k], p: out.top.probs[t][j] }));
+  }
+  const probs = out.probs[t];
   const order = probs.map((_p, k) => k).sort((a, b) => probs[b] - probs[a]);
-  return order.slice(0, n).map((k) => ({ k, label: labels[k], p: probs[k] }));
+  return order.slice(0, n).map((k) => ({ k, label: out.labels[k], p: probs[k] }));
 }
 
 const percent = (p) => (p >= 0.995 ? "99%" : p < 0.005 ? "<1%" : `${Math.round(p * 100)}%`);
@@ -68,11 +74,11 @@ export class OutputRow {
     let right = 0;
     let asked = 0;
     let nextSum = 0;
-    out.probs.forEach((probs, t) => {
+    data.tokens.forEach((token, t) => {
       const col = el("div", "out-step");
       col.dataset.t = String(t);
-      col.append(el("div", "out-read", showToken(data.tokens[t])));
-      const top = topOf(probs, out.labels, lm ? TOP : 1);
+      col.append(el("div", "out-read", showToken(token)));
+      const top = topOf(out, t, lm ? TOP : 1);
       const want = truth?.[t] ?? null;
       if (want !== null) {
         asked += 1;
@@ -92,10 +98,12 @@ export class OutputRow {
         const next = el("div", "out-next");
         if (want === null) next.textContent = "—";
         else {
-          nextSum += probs[want];
+          // the server's, for the right answer need not be among the top few sent
+          const p = data.targets?.probs?.[t] ?? out.probs?.[t][want] ?? null;
+          nextSum += p ?? 0;
           next.dataset.label = out.labels[want];
-          next.dataset.prob = String(probs[want]);
-          next.textContent = `${showToken(out.labels[want])} ${percent(probs[want])}`;
+          next.dataset.prob = String(p);
+          next.textContent = `${showToken(out.labels[want])} ${p === null ? "—" : percent(p)}`;
         }
         col.append(next);
       } else {

@@ -148,13 +148,22 @@ class LayerOut(BaseModel):
     retention: RetentionOut | None = Field(None, description='with include ["retention"]')
 
 
+class TopOut(BaseModel):
+    index: list[list[int]] = Field(description="the k likeliest classes at each step, likeliest first, T×k")
+    probs: list[list[float]] = Field(description="their probabilities, T×k")
+
+
 class OutputsOut(BaseModel):
     labels: list[str] = Field(description="the output layer's K class names")
-    logits: list[list[float]] = Field(
+    logits: list[list[float]] | None = Field(
+        None,
         description="W·h_t + b of the last layer's h (forward and backward concatenated when "
-        "bidirectional), T×K: row t is the prediction after reading x_t"
+        "bidirectional), T×K: row t is the prediction after reading x_t (absent with outputs_top)",
     )
-    probs: list[list[float]] = Field(description="the softmax of each row of logits, T×K")
+    probs: list[list[float]] | None = Field(
+        None, description="the softmax of each row of logits, T×K (absent with outputs_top)"
+    )
+    top: TopOut | None = Field(None, description="with outputs_top k: the k likeliest classes only")
 
 
 class TargetsOut(BaseModel):
@@ -163,6 +172,9 @@ class TargetsOut(BaseModel):
     classes: list[int | None] = Field(
         description="the right answer at each step as an index into outputs.labels, T of them; "
         "null where the task asks nothing (the step after the last, an unbalanced ')', …)"
+    )
+    probs: list[float | None] = Field(
+        description="the probability the output layer gave the right answer at each step; null with it"
     )
 
 

@@ -823,3 +823,38 @@ def test_targets_are_refused_for_a_model_without_a_known_task(client, model_id):
 def test_a_model_says_which_task_its_targets_answer(client):
     assert client.get("/api/models/python-chars").json()["task"] == "python-chars"
     assert client.get("/api/models/counter").json()["task"] is None
+
+
+def test_outputs_top_answers_the_k_likeliest_classes_and_targets_their_probability(client):
+    full = post(client, {"model": "python-chars", "text": "def f", "include": ["outputs", "targets"]}).json()
+    r = post(client, {"model": "python-chars", "text": "def f", "include": ["outputs"], "outputs_top": 3})
+    assert r.status_code == 200, r.text
+    top = r.json()["outputs"]
+    assert "probs" not in top and "logits" not in top
+    probs = np.array(full["outputs"]["probs"])
+    assert top["top"]["index"] == np.argsort(-probs, axis=1, kind="stable")[:, :3].tolist()
+    assert np.allclose(top["top"]["probs"], np.sort(probs, axis=1)[:, ::-1][:, :3], atol=1e-6)
+    right = full["targets"]["classes"]
+    assert full["targets"]["probs"][:-1] == pytest.approx(
+        [probs[t][k] for t, k in enumerate(right[:-1])], abs=1e-6
+    )
+    assert full["targets"]["probs"][-1] is None
+
+
+def test_outputs_top_lets_python_chars_read_2000_characters_with_its_predictions(client):
+    text = ("def f(x):\n    return x + 1\n" * 80)[:2000]
+    whole = post(client, {"model": "python-chars", "text": text, "include": ["outputs"]})
+    assert whole.status_code == 422, whole.text
+    assert "steps 2000 × 96 classes × 2 outputs" in whole.json()["error"]
+    r = post(
+        client, {"model": "python-chars", "text": text, "include": ["outputs", "targets"], "outputs_top": 5}
+    )
+    assert r.status_code == 200, r.text
+    assert len(r.json()["outputs"]["top"]["index"]) == 2000
+
+
+def test_outputs_top_is_bounded(client):
+    r = post(client, {"model": "python-chars", "text": "d", "include": ["outputs"], "outputs_top": 21})
+    assert r.status_code == 422
+    assert r.json()["loc"] == ["outputs_top"]
+    assert "20" in r.json()["error"]

@@ -221,7 +221,7 @@ function reading(ctx, t, shown, layer, key) {
   nodes.push(shown.map((u) => `unit ${u} ${key} = ${num(values[key][t][u], 3)}${key !== "c" ? `, c = ${num(values.c[t][u], 3)}` : ""}`).join("; "));
   const out = data.outputs;
   if (out) {
-    const top = topOf(out.probs[t], out.labels, predictsNext(model) ? 5 : 1);
+    const top = topOf(out, t, predictsNext(model) ? 5 : 1);
     const said = top.map(({ label, p }) => `${label === " " ? "␣" : label === "\n" ? "↵" : label} ${Math.round(p * 100)}%`);
     nodes.push(el("br"), `${predictsNext(model) ? "Next, it expects" : "It predicts"}: ${said.join(", ")}`);
   }
