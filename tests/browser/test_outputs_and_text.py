@@ -182,3 +182,12 @@ def test_phone_text_view_and_output_row(browser: Browser, live_server: str) -> N
         shoot(pg, "text-python-chars-390")
         pg.locator("#outputs").scroll_into_view_if_needed()
         pg.screenshot(path=str(SCREENSHOTS / "outputs-python-chars-390.png"))  # the screen, not the page
+
+
+def test_python_chars_reads_2000_characters_with_its_predictions_and_text(page: Page) -> None:
+    text = ("def f(x):\n    return x + 1  # one more\n" * 60)[:2000]
+    open_page(page, f"model=python-chars&text={quote(text)}&units=58,15")
+    assert page.locator("#error").is_hidden()
+    assert page.locator(".out-step").count() == 2000
+    assert page.locator('.text-unit[data-unit="15"] .ch').count() == 2000
+    assert page.errors == []  # type: ignore[attr-defined]
