@@ -74,7 +74,7 @@ def test_reset_counts_marks_agree_with_the_servers_truth(page: Page) -> None:
         assert shown["read"] == RESETS[t]
         assert shown["guess"] == labels[int(np.argmax(probs[t]))]
         assert shown["right"] == str(int(np.argmax(probs[t])) == truth[t]).lower()
-    # A sequence the model was never trained on (more than 5 a's): the truth is the task's, 5+.
+    # the truth is the task's: 4 a's since the last '.' at the end
     assert truth[-1] == 4 and labels[truth[-1]] == "4"
     page.locator("#outputs").scroll_into_view_if_needed()
     shoot(page, "outputs-reset-count-1280")
