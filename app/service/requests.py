@@ -191,16 +191,25 @@ class RunRequest(BaseModel):
         None,
         description="tensors in torch.nn.LSTM state_dict naming as nested lists, e.g. weight_ih_l0",
     )
-    include: list[Literal["parts", "update", "retention", "outputs"]] = Field(
+    include: list[Literal["parts", "update", "retention", "outputs", "targets"]] = Field(
         [],
         description='"parts": each gate\'s pre-activation split into input, recurrent, bias, '
         'its sum, and the gate activation\'s curve; "update": the cell update term by term; '
         '"retention": how much of c at step retention_from survives later steps; '
         '"outputs": the model\'s output layer at every step, its labels, logits and softmax '
-        "(models with an output layer only)",
+        "(models with an output layer only); "
+        '"targets": the truth of a built-in trained model\'s task at every step, as an index into '
+        "its labels (built-in trained models only)",
     )
     retention_from: int = Field(
         0, ge=0, description='with include ["retention"]: the step s whose cell state is followed'
+    )
+    outputs_top: int | None = Field(
+        None,
+        ge=1,
+        le=20,
+        description='with include ["outputs"]: answer only the k likeliest classes at each step, '
+        "as outputs.top {index, probs} (T×k each) in place of the T×K logits and probs",
     )
     precision: Literal["float32", "float64"] = Field(
         "float32", description="float32 halves the body; the engine always computes in float64"

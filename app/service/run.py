@@ -9,6 +9,7 @@ import numpy as np
 
 from app.engine import explain, lstm
 from app.engine import outputs as read_out
+from app.engine import targets as truth
 from app.models import zoo
 from app.refusal import Invalid
 from app.service import limits
@@ -17,7 +18,17 @@ from app.service.requests import RunRequest
 from app.service.resolve import Resolved, find_model, resolve
 from app.service.store import Store
 
-__all__ = ["Resolved", "array", "compute", "execute", "find_model", "model_info", "outputs", "tokens_for"]
+__all__ = [
+    "Resolved",
+    "array",
+    "compute",
+    "execute",
+    "find_model",
+    "model_info",
+    "outputs",
+    "targets",
+    "tokens_for",
+]
 
 
 def model_info(m: zoo.Model) -> dict[str, Any]:
@@ -41,6 +52,7 @@ def model_info(m: zoo.Model) -> dict[str, Any]:
         "conversion": m.conversion,
         "card": m.card,
         "labels": list(m.labels) if m.head is not None else None,
+        "task": _known_task(m),
     }
 
 
@@ -51,6 +63,12 @@ def group_of(m: zoo.Model) -> str:
     if m.generator is not None:
         return "random"
     return "trained" if m.card is not None else "hand-built"
+
+
+def _known_task(m: zoo.Model) -> str | None:
+    """The built-in task whose truth app.engine.targets knows for this model, else None."""
+    task = (m.card or {}).get("task")
+    return task if task in truth.TASKS and m.id == task and m.vocab is not None else None
 
 
 def tokens_for(x: np.ndarray) -> list[str]:
@@ -74,6 +92,10 @@ def compute(
     classes = 0
     if "outputs" in req.include:
         classes = len(_head(r).get("weight", ()))
+        if req.outputs_top is not None:  # k indices and k probabilities: as many values as k classes
+            classes = min(classes, req.outputs_top)
+    if "targets" in req.include:
+        _task(r)  # refused before any work
     limits.check_values(r.steps, r.shape, req, s, classes)
     return r, lstm.forward(
         r.weights, r.x, gate_activation=r.gate_activation, interventions=r.interventions, reverse=r.reverse
@@ -94,15 +116,56 @@ def _head(r: Resolved) -> dict[str, np.ndarray]:
     return head
 
 
-def outputs(r: Resolved, traces: list[lstm.LayerTrace], dtype: type[np.floating]) -> dict[str, Any]:
-    """The output layer read at every step: row t is the prediction after reading x_t."""
+def _probs(r: Resolved, traces: list[lstm.LayerTrace]) -> tuple[np.ndarray, np.ndarray]:
+    """The head's logits and softmax at every step, T×K each."""
     head = _head(r)
-    assert r.model is not None
     z = read_out.logits(read_out.last_h(traces), head["weight"], head.get("bias"))
+    return z, read_out.softmax(z)
+
+
+def outputs(
+    r: Resolved, traces: list[lstm.LayerTrace], dtype: type[np.floating], top: int | None = None
+) -> dict[str, Any]:
+    """The output layer read at every step: row t is the prediction after reading x_t. top: only
+    the k likeliest classes per step (their indices, likeliest first, and probabilities)."""
+    z, p = _probs(r, traces)
+    assert r.model is not None
+    if top is None:
+        return {"labels": list(r.model.labels), "logits": array(z, dtype), "probs": array(p, dtype)}
+    index = np.argsort(-p, axis=1, kind="stable")[:, :top]
     return {
         "labels": list(r.model.labels),
-        "logits": array(z, dtype),
-        "probs": array(read_out.softmax(z), dtype),
+        "top": {"index": index.tolist(), "probs": array(np.take_along_axis(p, index, axis=1), dtype)},
+    }
+
+
+def _task(r: Resolved) -> tuple[str, str]:
+    """The built-in task the resolved model was trained on, and what its head is asked: refused
+    for any other model, whose truth Gatescope cannot know."""
+    task = _known_task(r.model) if r.model is not None else None
+    if task is None:
+        known = ", ".join(sorted(truth.TASKS))
+        raise Invalid(
+            f"targets are known only for the built-in trained models ({known}): the truth of "
+            f"any other model's predictions is not Gatescope's to say",
+            ["include"],
+        )
+    return task, truth.TASKS[task][1]
+
+
+def targets(r: Resolved, traces: list[lstm.LayerTrace]) -> dict[str, Any]:
+    """The truth at every step of a built-in task: an index into the model's labels, or None where
+    the task asks nothing (app.engine.targets), and the probability the head gave it."""
+    task, asks = _task(r)
+    assert r.model is not None and r.model.vocab is not None
+    tokens = np.array([r.model.vocab.index(ch) for ch in r.tokens], dtype=int)
+    classes = truth.TASKS[task][0](tokens)
+    _, p = _probs(r, traces)
+    return {
+        "task": task,
+        "asks": asks,
+        "classes": [None if k == truth.NONE else int(k) for k in classes],
+        "probs": [None if k == truth.NONE else float(p[t, k]) for t, k in enumerate(classes)],
     }
 
 
@@ -140,7 +203,8 @@ def execute(req: RunRequest, s: Limits, models: Store | None = None) -> dict[str
         "hidden_size": p.shape.hidden_size,
         "layers": layers,
         "interventions": [iv.model_dump(exclude_none=True) for iv in req.interventions],
-        **({"outputs": outputs(p, traces, dtype)} if "outputs" in req.include else {}),
+        **({"outputs": outputs(p, traces, dtype, req.outputs_top)} if "outputs" in req.include else {}),
+        **({"targets": targets(p, traces)} if "targets" in req.include else {}),
         **(
             {"gate_curve": {"activation": p.gate_activation, **explain.gate_curve(p.gate_activation)}}
             if "parts" in req.include

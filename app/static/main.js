@@ -8,6 +8,7 @@ import { describe, fillPicker } from "./describe.js";
 import { csvFile, jsonFile, pngFile, save } from "./export.js";
 import { parseInterventions, showBanner } from "./interventions.js";
 import { cellAfterKey } from "./keys.js";
+import { OutputRow, outputsRequest } from "./outputs.js";
 import { cachedRun, runBody } from "./runs.js";
 import { share } from "./share.js";
 import { DEFAULTS, LINK } from "./state.js";
@@ -42,6 +43,8 @@ const els = {
   viewAbout: $("view-about"),
   viewBody: $("view-body"),
   whatIf: $("what-if-banner"),
+  outputs: $("outputs"),
+  workspace: document.querySelector(".workspace"),
 };
 
 const models = new Map(); // id -> model info, listed ones first
@@ -49,6 +52,8 @@ let model = null; // info of the state's model
 let drawn = null; // {data, sent}: the last /api/run answer drawn and the body that asked for it
 let inflight = null; // {key, controller} of the run under way
 const board = new Board(els, (l, t, u) => pinCell(l, t, u));
+// a column of the output row pins its step, at the pinned unit (or the first)
+const outputRow = new OutputRow(els.outputs, (t) => pinCell(get().layer ?? 0, t, get().unit ?? 0, { keep: true }));
 
 const seqKey = (info) => (info.kind === "vector" ? "inputs" : "text"); // text: characters or words
 
@@ -145,7 +150,7 @@ async function draw() {
       typed: state[seqKey(model)],
       pin: state.pin,
       whatIfs,
-      extra: activeView(state).request(state, model),
+      extra: withIncludes(outputsRequest(model), activeView(state, model).request(state, model)),
     });
   } catch (err) {
     inflight?.controller.abort(); // whatever was asked before is stale now
@@ -177,9 +182,16 @@ async function draw() {
   redrawRows();
 }
 
+// Two requests' extra keys as one: their includes joined (each once, in a fixed order).
+function withIncludes(a, b) {
+  const include = [...new Set([...(a.include ?? []), ...(b.include ?? [])])].sort();
+  return { ...a, ...b, ...(include.length ? { include } : {}) };
+}
+
 // The heatmaps from the drawn run, in the rows' order the view asks for, then the pinned cell.
 function redrawRows() {
-  board.draw(drawn.data, model, rowOrders(drawn.data, get()));
+  board.draw(drawn.data, model, rowOrders(drawn.data, get(), model));
+  outputRow.draw(drawn.data, model);
   redrawPin();
 }
 
@@ -188,6 +200,7 @@ function redrawRows() {
 function redrawPin() {
   const state = get();
   const pinned = board.pin(state);
+  outputRow.pin(pinned?.t ?? null);
   const ctx = {
     data: drawn.data,
     model,
@@ -199,6 +212,8 @@ function redrawPin() {
     refresh: () => drawn && redrawPin(), // an answer a view asked for has come: draw it anew
   };
   renderViews(els, ctx, (key) => update({ view: key }));
+  // a view that reads the text itself comes first, over the whole width (style.css)
+  els.workspace.classList.toggle("text-first", activeView(state, model).first === true);
 }
 
 subscribe((_state, { redraw, history }) => {

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.engine import targets
+from app.engine.targets import count_since_reset
+
 Batch = tuple[np.ndarray, np.ndarray, np.ndarray]  # tokens (T, B) ints, targets (T, B), mask (T, B)
 
 
@@ -45,50 +48,32 @@ class Task:
 
 def _reset_count(rng: np.random.Generator, batch: int, length: int) -> Batch:
     tokens = rng.choice(3, size=(length, batch), p=[0.45, 0.4, 0.15])  # 'a', 'b', '.'
-    targets = np.empty_like(tokens)
-    count = np.zeros(batch, dtype=int)
-    for t in range(length):
-        count = np.where(tokens[t] == 2, 0, count + (tokens[t] == 0))
-        targets[t] = np.minimum(count, 5)
-    return tokens, targets, np.ones_like(tokens, dtype=bool)
-
-
-def count_since_reset(tokens: np.ndarray) -> np.ndarray:
-    """a's since the last '.', uncapped, (T, B): what a counting cell holds."""
-    count = np.zeros(tokens.shape, dtype=int)
-    running = np.zeros(tokens.shape[1:], dtype=int)
-    for t in range(len(tokens)):
-        running = np.where(tokens[t] == 2, 0, running + (tokens[t] == 0))
-        count[t] = running
-    return count
+    return tokens, targets.reset_count(tokens), np.ones_like(tokens, dtype=bool)
 
 
 def _bracket_depth(rng: np.random.Generator, batch: int, length: int, deepest: int = 5) -> Batch:
     tokens = np.empty((length, batch), dtype=int)
-    targets = np.empty_like(tokens)
     depth = np.zeros(batch, dtype=int)
-    for t in range(length):
+    for t in range(length):  # drawn so that the depth stays within 0..deepest
         opening = rng.random(batch) < 0.5
         opening = np.where(depth == 0, True, np.where(depth == deepest, False, opening))
         tokens[t] = np.where(opening, 0, 1)  # '(' or ')'
         depth = depth + np.where(opening, 1, -1)
-        targets[t] = depth
-    return tokens, targets, np.ones_like(tokens, dtype=bool)
+    return tokens, targets.bracket_depth(tokens), np.ones_like(tokens, dtype=bool)
 
 
 def _recall(rng: np.random.Generator, batch: int, length: int) -> Batch:
     tokens = np.full((length, batch), 4)  # '-' filler
     first = rng.integers(0, 4, size=batch)  # 'a'..'d'
     tokens[0] = first
-    targets = np.broadcast_to(first, (length, batch)).copy()
-    mask = np.ones_like(tokens, dtype=bool)
-    mask[0] = False  # step 0 shows the answer; every later step must recall it
-    return tokens, targets, mask
+    truth = targets.recall(tokens)
+    mask = truth != targets.NONE  # step 0 shows the answer; every later step must recall it
+    return tokens, np.where(mask, truth, first), mask
 
 
 def _parity(rng: np.random.Generator, batch: int, length: int) -> Batch:
     tokens = rng.integers(0, 2, size=(length, batch))
-    return tokens, np.cumsum(tokens, axis=0) % 2, np.ones_like(tokens, dtype=bool)
+    return tokens, targets.parity(tokens), np.ones_like(tokens, dtype=bool)
 
 
 TASKS = {

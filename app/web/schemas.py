@@ -51,6 +51,10 @@ class ModelInfo(BaseModel):
     labels: list[str] | None = Field(
         None, description="the output layer's K class names; null: the model has no output layer"
     )
+    task: str | None = Field(
+        None,
+        description='the built-in task whose truth include ["targets"] answers; null: none is known',
+    )
 
 
 class ModelList(BaseModel):
@@ -147,13 +151,34 @@ class LayerOut(BaseModel):
     retention: RetentionOut | None = Field(None, description='with include ["retention"]')
 
 
+class TopOut(BaseModel):
+    index: list[list[int]] = Field(description="the k likeliest classes at each step, likeliest first, T×k")
+    probs: list[list[float]] = Field(description="their probabilities, T×k")
+
+
 class OutputsOut(BaseModel):
     labels: list[str] = Field(description="the output layer's K class names")
-    logits: list[list[float]] = Field(
+    logits: list[list[float]] | None = Field(
+        None,
         description="W·h_t + b of the last layer's h (forward and backward concatenated when "
-        "bidirectional), T×K: row t is the prediction after reading x_t"
+        "bidirectional), T×K: row t is the prediction after reading x_t (absent with outputs_top)",
     )
-    probs: list[list[float]] = Field(description="the softmax of each row of logits, T×K")
+    probs: list[list[float]] | None = Field(
+        None, description="the softmax of each row of logits, T×K (absent with outputs_top)"
+    )
+    top: TopOut | None = Field(None, description="with outputs_top k: the k likeliest classes only")
+
+
+class TargetsOut(BaseModel):
+    task: str = Field(description="the built-in task the model was trained on")
+    asks: str = Field(description="what the task asks at each step, in words")
+    classes: list[int | None] = Field(
+        description="the right answer at each step as an index into outputs.labels, T of them; "
+        "null where the task asks nothing (the step after the last, an unbalanced ')', …)"
+    )
+    probs: list[float | None] = Field(
+        description="the probability the output layer gave the right answer at each step; null with it"
+    )
 
 
 class RunResponse(BaseModel):
@@ -170,6 +195,9 @@ class RunResponse(BaseModel):
     )
     outputs: OutputsOut | None = Field(
         None, description='with include ["outputs"], for a model with an output layer: its predictions'
+    )
+    targets: TargetsOut | None = Field(
+        None, description='with include ["targets"], for a built-in trained model: the truth of its task'
     )
 
 

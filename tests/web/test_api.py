@@ -787,3 +787,74 @@ def test_inline_weights_of_integers_too_large_for_int64_are_held_to_the_bound(cl
     assert (
         r.status_code == 422 and r.json()["error"] == "tensor 'weight_ih_l0' holds a value beyond ±1,000,000"
     )
+
+
+@pytest.mark.parametrize(
+    ("model_id", "text", "classes"),
+    [
+        ("reset-count", "aab.a", [1, 2, 2, 0, 1]),
+        ("bracket-depth", "(())(", [1, 2, 1, 0, 1]),
+        ("parity", "0110", [0, 1, 0, 0]),
+        ("recall", "b--", [None, 1, 1]),
+        ("python-chars", "def", [69, 70, None]),  # the vocabulary's 'e', 'f'; nothing after
+    ],
+)
+def test_targets_are_the_tasks_truth_as_indices_into_the_labels(client, model_id, text, classes):
+    r = post(client, {"model": model_id, "text": text, "include": ["outputs", "targets"]})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["targets"]["task"] == model_id
+    assert body["targets"]["classes"] == classes
+    labels = body["outputs"]["labels"]
+    if model_id == "python-chars":
+        assert [labels[k] for k in classes[:-1]] == list(text[1:])
+
+
+@pytest.mark.parametrize("model_id", ["counter", "random-h8-l1-s0"])
+def test_targets_are_refused_for_a_model_without_a_known_task(client, model_id):
+    r = post(client, {"model": model_id, "text": "ab", "include": ["targets"]})
+    assert r.status_code == 422, r.text
+    assert r.json()["loc"] == ["include"]
+    assert r.json()["error"].startswith(
+        "targets are known only for the built-in trained models (bracket-depth,"
+    )
+
+
+def test_a_model_says_which_task_its_targets_answer(client):
+    assert client.get("/api/models/python-chars").json()["task"] == "python-chars"
+    assert client.get("/api/models/counter").json()["task"] is None
+
+
+def test_outputs_top_answers_the_k_likeliest_classes_and_targets_their_probability(client):
+    full = post(client, {"model": "python-chars", "text": "def f", "include": ["outputs", "targets"]}).json()
+    r = post(client, {"model": "python-chars", "text": "def f", "include": ["outputs"], "outputs_top": 3})
+    assert r.status_code == 200, r.text
+    top = r.json()["outputs"]
+    assert "probs" not in top and "logits" not in top
+    probs = np.array(full["outputs"]["probs"])
+    assert top["top"]["index"] == np.argsort(-probs, axis=1, kind="stable")[:, :3].tolist()
+    assert np.allclose(top["top"]["probs"], np.sort(probs, axis=1)[:, ::-1][:, :3], atol=1e-6)
+    right = full["targets"]["classes"]
+    assert full["targets"]["probs"][:-1] == pytest.approx(
+        [probs[t][k] for t, k in enumerate(right[:-1])], abs=1e-6
+    )
+    assert full["targets"]["probs"][-1] is None
+
+
+def test_outputs_top_lets_python_chars_read_2000_characters_with_its_predictions(client):
+    text = ("def f(x):\n    return x + 1\n" * 80)[:2000]
+    whole = post(client, {"model": "python-chars", "text": text, "include": ["outputs"]})
+    assert whole.status_code == 422, whole.text
+    assert "steps 2000 × 96 classes × 2 outputs" in whole.json()["error"]
+    r = post(
+        client, {"model": "python-chars", "text": text, "include": ["outputs", "targets"], "outputs_top": 5}
+    )
+    assert r.status_code == 200, r.text
+    assert len(r.json()["outputs"]["top"]["index"]) == 2000
+
+
+def test_outputs_top_is_bounded(client):
+    r = post(client, {"model": "python-chars", "text": "d", "include": ["outputs"], "outputs_top": 21})
+    assert r.status_code == 422
+    assert r.json()["loc"] == ["outputs_top"]
+    assert "20" in r.json()["error"]

@@ -3,10 +3,13 @@
 
 import { VIEWS } from "./index.js";
 
-export const activeView = (state) => VIEWS.find((v) => v.key === state?.view) ?? VIEWS[0];
+// The view the state names; without one, the first view whose `firstFor(model, state)` says it
+// suits this model best (the text view for big text models), else the first of the list.
+export const activeView = (state, model = null) =>
+  VIEWS.find((v) => v.key === state?.view) ?? VIEWS.find((v) => v.firstFor?.(model, state)) ?? VIEWS[0];
 
 // The heatmaps' rows in the order the active view sorts or cuts them, per layer, or null.
-export const rowOrders = (data, state) => activeView(state).rows?.(data, state) ?? null;
+export const rowOrders = (data, state, model = null) => activeView(state, model).rows?.(data, state) ?? null;
 
 // True when a change of these state keys changes the heatmaps' rows (not the run).
 export const reorders = (changes) => VIEWS.some((v) => v.rowKeys?.some((key) => key in changes));
@@ -16,7 +19,7 @@ let keyboardAt = null; // the id of the view's element that had the keyboard
 // els: {viewTabs, viewAbout, viewBody}; ctx: what the view draws from (views/index.js);
 // chooseView(key): a tab was clicked.
 export function renderViews(els, ctx, chooseView) {
-  const active = activeView(ctx.state);
+  const active = activeView(ctx.state, ctx.model);
   els.viewTabs.replaceChildren(
     ...VIEWS.map((view) => {
       const tab = document.createElement("button");

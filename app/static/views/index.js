@@ -17,6 +17,7 @@ const NAMES = [
   "update",
   "memory",
   "unit",
+  "text",
   "whatif",
   "find",
   "compare",
