@@ -35,6 +35,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     threadpool_limits(limits=1)
     s = app.state.settings
     app.state.compute = ComputeQueue(s.compute_slots, s.max_queued, s.compute_deadline_seconds)
+    # Analyses take seconds each: they queue apart, so that one never holds the slot runs need.
+    app.state.analyses = ComputeQueue(s.analyses_at_once, s.analyses_queued, s.analyze_deadline_seconds)
     app.state.reads = CapacityLimiter(s.read_slots)
     yield
     app.state.store.close()
@@ -60,6 +62,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = Store(settings.data_dir, settings.database_url, settings.max_store_bytes)
     app.state.link_limit = RateLimit(
         settings.links_per_minute, settings.rate_limit_addresses, "new links", "GATESCOPE_LINKS_PER_MINUTE"
+    )
+    app.state.analyze_limit = RateLimit(
+        settings.analyses_per_minute,
+        settings.rate_limit_addresses,
+        "analyses",
+        "GATESCOPE_ANALYSES_PER_MINUTE",
     )
     app.state.upload_limit = RateLimit(
         settings.uploads_per_minute, settings.rate_limit_addresses, "uploads", "GATESCOPE_UPLOADS_PER_MINUTE"

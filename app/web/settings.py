@@ -27,6 +27,9 @@ class Settings(Limits, BaseSettings):
         gt=0,
         description="longest an analysis (POST /api/analyze, seconds of work) waits for a compute slot",
     )
+    analyses_at_once: int = Field(1, ge=1, description="analyses (POST /api/analyze) computed at once")
+    analyses_queued: int = Field(2, ge=0, description="analyses waiting their turn; beyond, 503 at once")
+    analyses_per_minute: int = Field(6, ge=1, description="analyses one client address may ask per minute")
     read_slots: int = Field(
         4, ge=1, description="threads for reads that compute nothing (links, previews kept)"
     )

@@ -206,14 +206,52 @@ def test_a_run_that_waited_past_its_deadline_is_answered_503_and_never_computed(
     assert held.computed == []
 
 
-def test_an_analysis_waits_for_its_slot_as_long_as_its_own_deadline_says(make_client, held) -> None:
-    # An analysis takes seconds anyway: it has a deadline of its own, apart from a run's.
-    c = make_client(compute_deadline_seconds=60, analyze_deadline_seconds=0.3)
+def test_an_analysis_does_not_wait_behind_a_run(make_client, held) -> None:
+    c = make_client(compute_deadline_seconds=0.3)
     held.hold_the_slot(c)
     body = {"model": "python-chars", "text": "x = 1\n"}
     r = in_background(lambda: c.post("/api/analyze", json=body))(GENEROUS)
-    assert_refused(r, 503, ["0.3 s", "GATESCOPE_ANALYZE_DEADLINE_SECONDS"], [])
-    assert "retry-after" in r.headers
+    assert r.status_code == 200, r.text
+    assert r.json()["steps"] == 6
+
+
+def test_analyses_queue_apart_and_wait_as_long_as_their_own_deadline_says(
+    make_client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An analysis takes seconds: it has a queue of its own, so runs go on while one computes,
+    and a second analysis waits for its turn at most GATESCOPE_ANALYZE_DEADLINE_SECONDS."""
+    from app.service import analyze
+
+    started, release = threading.Event(), threading.Event()
+    real = analyze.analyze
+
+    def held_analysis(req: Any, *args: Any) -> Any:
+        if req.text == "hold\n":
+            started.set()
+            release.wait(60)
+        return real(req, *args)
+
+    monkeypatch.setattr(analyze, "analyze", held_analysis)
+    c = make_client(analyze_deadline_seconds=0.3)
+    holder = in_background(lambda: c.post("/api/analyze", json={"model": "python-chars", "text": "hold\n"}))
+    try:
+        assert started.wait(GENEROUS)
+        second = in_background(lambda: c.post("/api/analyze", json={"model": "python-chars", "text": "x\n"}))
+        assert_refused(second(GENEROUS), 503, ["0.3 s", "GATESCOPE_ANALYZE_DEADLINE_SECONDS"], [])
+        r = in_background(lambda: c.post("/api/run", json={"model": "counter", "text": "ab"}))(GENEROUS)
+        assert r.status_code == 200, r.text  # runs are not behind the analysis
+    finally:
+        release.set()
+    assert holder(GENEROUS).status_code == 200
+
+
+def test_analyses_are_rate_limited_per_client_address(make_client) -> None:
+    c = make_client(analyses_per_minute=2)
+    body = {"model": "python-chars", "text": "x = 1\n"}
+    assert [c.post("/api/analyze", json=body).status_code for _ in range(2)] == [200, 200]
+    r = c.post("/api/analyze", json=body)
+    assert_refused(r, 429, ["analyses", "GATESCOPE_ANALYSES_PER_MINUTE"], [])
+    assert c.post("/api/run", json={"model": "counter", "text": "ab"}).status_code == 200
 
 
 def test_reads_that_compute_nothing_answer_while_the_compute_slot_is_held(make_client, held) -> None:
