@@ -53,9 +53,10 @@ def test_python_chars_output_row_shows_top5_and_the_next_characters_probability(
         shown = column(page, t)
         top = np.argsort(-probs[t])[:5]
         assert [label for label, _ in shown["top"]] == [labels[k] for k in top]
-        assert [p for _, p in shown["top"]] == pytest.approx(probs[t][top], abs=1e-6)
+        # a run this long comes compact: probabilities in float16, within 2^-12 of the exact ones
+        assert [p for _, p in shown["top"]] == pytest.approx(probs[t][top], abs=2.5e-4)
         assert shown["nextLabel"] == CODE[t + 1]
-        assert float(shown["next"]) == pytest.approx(probs[t][labels.index(CODE[t + 1])], abs=1e-6)
+        assert float(shown["next"]) == pytest.approx(probs[t][labels.index(CODE[t + 1])], abs=2.5e-4)
     assert column(page, len(CODE) - 1)["next"] is None  # nothing came after the last character
     assert "first guess was right at" in page.locator(".out-summary").inner_text()
     page.locator("#outputs").scroll_into_view_if_needed()
@@ -98,8 +99,11 @@ def expected_colour(values: list[float], t: int, key: str) -> tuple[int, ...]:
 @pytest.mark.parametrize("key", ["c", "f"])
 def test_a_characters_background_is_the_scales_colour_for_the_apis_value(page: Page, key: str) -> None:
     open_page(page, f"model=python-chars&text={quote(CODE)}&view=text&units=58&key={key}")
-    layer = api_run(page, {"model": "python-chars", "text": CODE})["layers"][0]
-    values = [row[58] for row in layer[key]]
+    layer = api_run(page, {"model": "python-chars", "text": CODE, "precision": "float64"})["layers"][0]
+    # a run this long comes compact (runs.js: from 50,000 numbers): the page colours the float16
+    # the server sends of each exact value
+    assert len(CODE) * 128 * 6 >= 50_000
+    values = [float(np.float16(row[58])) for row in layer[key]]
     spans = page.eval_on_selector_all(
         '.text-unit[data-unit="58"] .ch', "ss => ss.map(s => [s.textContent, s.style.backgroundColor])"
     )
