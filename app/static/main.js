@@ -1,7 +1,7 @@
 // Wires the page: controls change the state through the store (store.js), and the store's
 // changes redraw the page: a new run, the heatmaps' rows, or only the pinned cell.
 
-import { ApiError, getModel, listModels, run } from "./api.js";
+import { ApiError, getModel, listModels } from "./api.js";
 import { Board } from "./board.js";
 import { SIZES } from "./config.js";
 import { describe, fillPicker } from "./describe.js";
@@ -9,7 +9,7 @@ import { csvFile, jsonFile, pngFile, save } from "./export.js";
 import { parseInterventions, showBanner } from "./interventions.js";
 import { cellAfterKey } from "./keys.js";
 import { OutputRow, outputsRequest } from "./outputs.js";
-import { cachedRun, runBody } from "./runs.js";
+import { cachedRun, exactRun, runBody } from "./runs.js";
 import { share } from "./share.js";
 import { DEFAULTS, LINK } from "./state.js";
 import { get, subscribe, update } from "./store.js";
@@ -78,7 +78,7 @@ async function download(make) {
     let data = drawn.data;
     if (make !== pngFile && data.precision === "float16") {
       els.exported.textContent = "Fetching the exact values…";
-      data = await run(drawn.sent);
+      data = await exactRun(drawn.sent);
     }
     save(await make(data, model, get(), drawn.sent));
     els.exported.textContent = "";

@@ -159,7 +159,8 @@ def test_float32_outputs_are_the_float64_ones_rounded(client):
 def test_the_run_schema_documents_outputs(client):
     doc = client.get("/openapi.json").json()
     schemas = doc["components"]["schemas"]
-    assert set(schemas["OutputsOut"]["properties"]) == {"labels", "logits", "probs"}
+    # `top`: the k likeliest only, when the request asks outputs_top (what the page asks)
+    assert set(schemas["OutputsOut"]["properties"]) == {"labels", "logits", "probs", "top"}
     assert "outputs" in json.dumps(schemas["RunRequest"]["properties"]["include"])
 
 
