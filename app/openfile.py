@@ -216,8 +216,9 @@ def run(a: argparse.Namespace, out: IO[str] | None = None) -> int:
     """Upload (starting a server first if needed), print the page's URL. 0, or SystemExit."""
     stream = out or sys.stdout
 
-    def say(line: str) -> None:
-        print(line, file=stream, flush=True)
+    def say(line: str) -> None:  # the command's own output (what it is run for), not a log
+        stream.write(line + "\n")
+        stream.flush()
 
     url = (os.environ.get("GATESCOPE_URL") or DEFAULT_URL).rstrip("/")
     parsed = urllib.parse.urlsplit(url)
