@@ -15,8 +15,8 @@ directions is refused, naming the node.
 
 What Gatescope cannot compute exactly is refused, naming the node and the attribute (the checks
 are app.models.onnxgraph's): activations other than Sigmoid, Tanh, Tanh, clip, input_forget=1,
-peepholes (input P), sequence_lens, an initial state that is not zero. layout=1 (batch first) changes how X and Y are arranged, not the weights: it is read as
-layout 0.
+peepholes (input P), sequence_lens, an initial state that is not zero. layout=1 (batch first)
+changes how X and Y are arranged, not the weights: it is read as layout 0.
 
 Every tensor is judged by its header (data type, dims, how many numbers it holds) before its
 numbers are converted; external data (which would read other files on the server) is refused.

@@ -190,6 +190,8 @@ def load(p: Plan, forget_bias: float, max_abs: float) -> tuple[dict[str, np.ndar
     for name, uploaded in p.names.items():
         a = p.headers[uploaded].read()
         check_magnitude(uploaded, a, max_abs)
+        if name in EXTRAS:  # the LSTM's own tensors get the engine's check (shape_of)
+            check_finite(uploaded, a)
         data[name] = a
     native = _convert(p, _lstm_only(data), forget_bias, check_keras=False)  # its shapes are checked already
     if EMBEDDING in data:
@@ -220,6 +222,14 @@ def _head(p: Plan, data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     if p.source == "Keras" and HEAD_WEIGHT in out:
         out[HEAD_WEIGHT] = out[HEAD_WEIGHT].T
     return out
+
+
+def check_finite(name: str, a: np.ndarray) -> None:
+    """No NaN or infinity in an embedding or an output layer: folded in or applied, it would make
+    every number that depends on it NaN. Said as the engine says it of the LSTM's tensors."""
+    if a.dtype.kind == "f" and not np.all(np.isfinite(a)):
+        at = ", ".join(str(int(k)) for k in np.argwhere(~np.isfinite(a))[0])
+        raise Invalid(f"tensor {name!r} holds a NaN or infinite value at [{at}]", ["weights", name])
 
 
 def check_magnitude(name: str, a: np.ndarray, max_abs: float) -> None:

@@ -353,3 +353,25 @@ def test_a_head_as_wide_as_one_direction_of_a_bidirectional_lstm_is_not_its_outp
     assert r.status_code == 200, r.text
     assert r.json()["model"]["labels"] is None
     assert client.app.state.store.get_info(r.json()["id"])["ignored"] == ["out.bias", "out.weight"]
+
+
+@pytest.mark.parametrize(
+    ("tensor", "at"), [("decoder.weight", "[1, 2]"), ("decoder.bias", "[0]"), ("encoder.weight", "[3, 1]")]
+)
+def test_a_nan_or_infinity_in_the_embedding_or_output_layer_is_refused_naming_it(client, tensor, at):
+    import torch
+    from safetensors.torch import save
+
+    torch.manual_seed(0)
+    whole = torch.nn.ModuleDict(
+        {"encoder": torch.nn.Embedding(5, 3), "rnn": torch.nn.LSTM(3, 4), "decoder": torch.nn.Linear(4, 5)}
+    )
+    state = {k: v.detach().clone() for k, v in whole.state_dict().items()}
+    index = tuple(int(i) for i in at.strip("[]").split(", "))
+    state[tensor][index] = float("nan") if tensor != "decoder.bias" else float("inf")
+    answer = client.post(
+        "/api/models", files={"weights": ("m.safetensors", save(state))}, data={"vocab": "abcde"}
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"] == f"tensor {tensor!r} holds a NaN or infinite value at {at}"
+    assert answer.json()["loc"] == ["weights", tensor]
