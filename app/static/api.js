@@ -61,3 +61,15 @@ export const createLink = (state) =>
 
 // form: FormData with the file under "weights" and the description fields.
 export const uploadModel = (form) => request("/api/models", { method: "POST", body: form });
+
+// One gate of one layer entry's weights (GET /api/models/{id}/weights?gate=&layer=), as JSON.
+export const getWeights = (id, gate, layer) =>
+  request(`/api/models/${encodeURIComponent(id)}/weights?gate=${encodeURIComponent(gate)}&layer=${layer}`);
+
+// body: {model, text, patterns}; answers POST /api/analyze's JSON (a long text summarised per unit).
+export const analyzeText = (body) =>
+  request("/api/analyze", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });

@@ -17,9 +17,11 @@ const NAMES = [
   "update",
   "memory",
   "unit",
+  "weights",
   "text",
   "whatif",
   "find",
+  "analyze",
   "compare",
 ];
 
