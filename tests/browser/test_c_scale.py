@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from playwright.sync_api import Page
 
-from tests.browser.helpers import RDBU_WHITE, api_run, canvas, open_page, pixel, query_of, wait_next_run
+from tests.browser.helpers import RDBU_WHITE, api_run, open_page, pixel, query_of
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +32,11 @@ def outlier_model(page: Page) -> str:
     response = page.request.post(
         f"{page.base}/api/models",  # type: ignore[attr-defined]
         multipart={
-            "weights": {"name": "outlier.npz", "mimeType": "application/octet-stream", "buffer": buf.getvalue()},
+            "weights": {
+                "name": "outlier.npz",
+                "mimeType": "application/octet-stream",
+                "buffer": buf.getvalue(),
+            },
             "input_size": "1",
         },
     )
@@ -108,7 +112,9 @@ def test_the_scale_travels_in_the_url(page: Page, browser) -> None:
         fresh.context.close()
     page.go_back()
     page.wait_for_function("!new URLSearchParams(location.search).has('scale')")
-    page.wait_for_function("document.querySelector('.panel[data-gate=\"c\"] .legend').dataset.scale === 'robust'")
+    page.wait_for_function(
+        "document.querySelector('.panel[data-gate=\"c\"] .legend').dataset.scale === 'robust'"
+    )
 
 
 def test_a_link_refuses_an_unknown_scale(page: Page) -> None:

@@ -79,7 +79,9 @@ def test_the_model_card_opens_on_the_description_command_and_units(page: Page) -
 
 
 @pytest.mark.parametrize("model_id", BUILT_IN)
-def test_on_a_phone_the_run_starts_within_the_first_screen(browser: Browser, live_server: str, model_id: str) -> None:
+def test_on_a_phone_the_run_starts_within_the_first_screen(
+    browser: Browser, live_server: str, model_id: str
+) -> None:
     with phone(browser, live_server) as small:
         open_page(small, f"model={model_id}")
         text_first = small.evaluate("Boolean(document.querySelector('.workspace.text-first'))")
