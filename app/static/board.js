@@ -3,13 +3,15 @@
 
 import { PANELS } from "./config.js";
 import { entryName, entryTitle } from "./describe.js";
-import { Panel, colourRange, showToken } from "./heatmap.js";
+import { C_SCALES, Panel, cScale, colourRange, showToken } from "./heatmap.js";
 import { printed } from "./views/draw.js";
 
 
 export class Board {
-  // els: {heatmaps, tooltip, selection}; onClick(l, t, u): a cell was clicked or tapped.
-  constructor(els, onClick) {
+  // els: {heatmaps, tooltip, selection}; onClick(l, t, u): a cell was clicked or tapped;
+  // onScale(scale): the cell state's scale was chosen in its legend.
+  constructor(els, onClick, onScale = null) {
+    this.onScale = onScale;
     this.els = els;
     this.handlers = {
       hover: (l, t, u, event) => this.hover(l, t, u, event),
@@ -22,8 +24,11 @@ export class Board {
     this.model = null;
   }
 
-  // Draw every panel of run `data` of model `model`; rows: the rows' order per layer, or null.
-  draw(data, model, rows) {
+  // Draw every panel of run `data` of model `model`; rows: the rows' order per layer, or null;
+  // scale: the cell state's (C_SCALES; robust when absent or unknown). h and the gates keep
+  // their fixed ranges.
+  draw(data, model, rows, scale = null) {
+    const cs = scale in C_SCALES ? scale : "robust";
     const layers = data.layers;
     this.data = data;
     this.model = model;
@@ -43,7 +48,8 @@ export class Board {
         const panel = new Panel(spec, l, this.handlers);
         grid.append(panel.root);
         this.panels.push(panel);
-        panel.draw(layer[spec.key], colourRange(spec, layer), data.tokens, rows?.[l]);
+        const range = spec.range === "symmetric" ? cScale(layer[spec.key], cs) : colourRange(spec, layer);
+        panel.draw(layer[spec.key], range, data.tokens, rows?.[l], spec.range === "symmetric" ? this.onScale : null);
       }
       this.els.heatmaps.append(section);
     });
@@ -65,6 +71,7 @@ export class Board {
       const here = pinned && panel.layer === layer;
       panel.pinAt(here ? state.t : null, here ? state.unit : null);
     }
+    this.els.selection.parentElement?.classList.toggle("pinned", pinned);
     this.els.selection.replaceChildren(
       ...(pinned
         ? this.readout(layer, state.t, state.unit, "Pinned: ")

@@ -54,6 +54,7 @@ export function describe(els, info, pinUnit) {
   els.parity.textContent = info.parity ? `✓ ${info.parity}` : "";
   describeConversion(els, info.conversion);
   listUnits(els.units, info, pinUnit);
+  els.card.open = false; // a new model's card starts folded: the run is the first screen
   if (info.kind === "words") {
     els.label.textContent = "Sequence (words)";
     const shown = info.words.slice(0, 40).join(" ") + (info.words.length > 40 ? " …" : "");
@@ -69,6 +70,7 @@ export function describe(els, info, pinUnit) {
         ? "One number per step, separated by spaces, commas or ';'."
         : `Steps separated by ';' or new lines, each ${info.size} numbers separated by spaces or commas.`;
   }
+  els.help.title = els.help.textContent; // the help is one line: its whole text on hover
 }
 
 // Buttons for the units the model's description names: one click pins that unit's row.

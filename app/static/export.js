@@ -6,7 +6,7 @@
 import { PANELS, SIZES } from "./config.js";
 import { entryTitle } from "./describe.js";
 import {
-  LUTS, colourRange, legendRamp, legendWords, paint, rowHeightFor, showToken, stepLabels, unitTicks,
+  LUTS, cScale, colourRange, legendRamp, legendWords, paint, rowHeightFor, showToken, stepLabels, unitTicks,
 } from "./heatmap.js";
 
 const SCALE = 2; // device pixels per CSS pixel: sharp when a slide enlarges it
@@ -135,7 +135,8 @@ function header(ctx, box, data, model, state) {
 // reads: what a step's label is ("token", "input"), for the axis title.
 function drawPanel(ctx, box, place, spec, values, range, tokens, reads) {
   const { x, y, heat, legend } = place;
-  const [lo, hi] = range;
+  const scaled = Array.isArray(range) ? null : range; // the cell state's cScale
+  const [lo, hi] = scaled ? [scaled.lo, scaled.hi] : range;
   const T = values.length;
   const H = values[0].length;
   // caption: the gate's letter and name, then what it does
@@ -150,7 +151,7 @@ function drawPanel(ctx, box, place, spec, values, range, tokens, reads) {
   const cells = document.createElement("canvas");
   cells.width = T;
   cells.height = H;
-  paint(cells, values, lo, hi, LUTS[spec.scale]);
+  paint(cells, values, lo, hi, LUTS[spec.scale], null, scaled?.unitHi);
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(cells, heat.x, heat.y, heat.w, heat.h);
   frame(ctx, heat.x, heat.y, heat.w, heat.h, box.scale);
@@ -182,7 +183,7 @@ function drawPanel(ctx, box, place, spec, values, range, tokens, reads) {
   // the legend: the page's colour bar, stretched, with its words at its ends (and middle)
   ctx.drawImage(legendRamp(spec, lo, hi), legend.x, legend.y, legend.w, legend.h);
   frame(ctx, legend.x, legend.y, legend.w, legend.h, box.scale);
-  const words = legendWords(spec, lo, hi);
+  const words = scaled?.scale === "unit" ? ["−its largest", "0", "+its largest"] : legendWords(spec, lo, hi);
   words.forEach((word, k) => {
     const align = k === 0 ? "left" : k === words.length - 1 ? "right" : "center";
     write(ctx, word, legend.x + (legend.w * k) / (words.length - 1), legend.y + legend.h + 3,
@@ -212,7 +213,10 @@ export async function pngFile(data, model, state) {
     write(ctx, words, BOX.margin, y + 13, { font: `700 16px ${FONT}` });
   }
   const reads = model.kind === "vector" ? "input" : "token";
-  const ranges = data.layers.map((layer) => PANELS.map((spec) => colourRange(spec, layer)));
+  // c on the page's scale (state.scale, robust when absent), the others on their fixed ranges
+  const ranges = data.layers.map((layer) =>
+    PANELS.map((spec) => (spec.range === "symmetric" ? cScale(layer[spec.key], state?.scale ?? "robust") : colourRange(spec, layer))),
+  );
   box.panels.forEach((place, n) => {
     const k = n % PANELS.length;
     const values = data.layers[place.layer][place.key];

@@ -30,18 +30,19 @@ function el(tag, className, text) {
 
 // Paint T × H values into a T × H canvas (pixel (t, u) is values[t][u]), through a LUTS table.
 // rows (optional): the units to draw, in order: pixel (t, k) is then values[t][rows[k]].
-export function paint(canvas, values, lo, hi, colours, rows = null) {
+// unitHi (optional): unit u's own scale, ±unitHi[u], in place of lo..hi ("unit" scale of c).
+export function paint(canvas, values, lo, hi, colours, rows = null, unitHi = null) {
   const T = values.length;
   const H = rows ? rows.length : values[0].length;
   const ctx = canvas.getContext("2d");
   const image = ctx.createImageData(T, H);
   const px = image.data;
-  const scale = 255 / (hi - lo);
-  for (let t = 0; t < T; t++) {
-    const column = values[t];
-    for (let row = 0; row < H; row++) {
-      const u = rows ? rows[row] : row;
-      const k = Math.max(0, Math.min(255, Math.round((column[u] - lo) * scale)));
+  for (let row = 0; row < H; row++) {
+    const u = rows ? rows[row] : row;
+    const [a, b] = unitHi ? [-unitHi[u], unitHi[u]] : [lo, hi];
+    const scale = 255 / (b - a);
+    for (let t = 0; t < T; t++) {
+      const k = Math.max(0, Math.min(255, Math.round((values[t][u] - a) * scale)));
       const p = (row * T + t) * 4;
       px[p] = colours[k * 3];
       px[p + 1] = colours[k * 3 + 1];
@@ -60,6 +61,64 @@ export function colourRange(spec, layer) {
   return [-most, most];
 }
 
+// The scales the cell state can be drawn on (URL key `scale`); robust unless the URL says.
+export const C_SCALES = {
+  robust: "robust: ±the 99th percentile of |c|, outlying units left out; cells beyond it clipped (dotted)",
+  unit: "per unit: each row on its own ±largest |c|",
+  fixed: "the layer's whole range: ±its largest |c| (at least 1)",
+};
+export const OUTLIER = 3; // a unit whose 99th-percentile |c| is over 3 × the median unit's is an outlier
+
+// The q-quantile of ascending numbers, linearly interpolated (numpy's default).
+function quantile(sorted, q) {
+  const x = (sorted.length - 1) * q;
+  const j = Math.floor(x);
+  return j + 1 < sorted.length ? sorted[j] + (sorted[j + 1] - sorted[j]) * (x - j) : sorted[j];
+}
+
+// The colour scale of a symmetric panel (c) on `scale`: {lo, hi, unitHi, scale}. robust: each
+// unit's 99th percentile of |c| over the steps; units more than OUTLIER × the median of those are
+// left out, and the largest of the rest is the range, so that one unit of |c| = 9 cannot wash out
+// units that stay within ±1 (its cells are clipped and marked). unit: ±each unit's own largest |c|.
+// fixed: today's ±(largest |c| in the layer, at least 1). Presentation only: no LSTM math.
+export function cScale(values, scale = "robust") {
+  if (scale === "fixed") {
+    const [lo, hi] = colourRange({ range: "symmetric", key: "v" }, { v: values });
+    return { lo, hi, unitHi: null, scale };
+  }
+  const H = values[0].length;
+  const peaks = [];
+  const p99 = [];
+  for (let u = 0; u < H; u++) {
+    const column = values.map((row) => Math.abs(row[u])).sort((a, b) => a - b);
+    peaks.push(column[column.length - 1]);
+    p99.push(quantile(column, 0.99));
+  }
+  if (scale === "unit") {
+    return { lo: -1, hi: 1, unitHi: peaks.map((m) => m || 1), scale };
+  }
+  const median = quantile([...p99].sort((a, b) => a - b), 0.5);
+  const kept = p99.filter((m) => m <= OUTLIER * median);
+  const most = Math.max(...(kept.length ? kept : p99));
+  const hi = most > 0 ? most : 1;
+  return { lo: -hi, hi, unitHi: null, scale: "robust" };
+}
+
+// The cells beyond a scale, as [t, row] pairs (rows in the order drawn).
+export function clippedCells(values, { lo, hi, unitHi }, rows = null) {
+  const out = [];
+  const H = rows ? rows.length : values[0].length;
+  for (let row = 0; row < H; row++) {
+    const u = rows ? rows[row] : row;
+    const [a, b] = unitHi ? [-unitHi[u], unitHi[u]] : [lo, hi];
+    for (let t = 0; t < values.length; t++) {
+      const v = values[t][u];
+      if (v > b || v < a) out.push([t, row]);
+    }
+  }
+  return out;
+}
+
 // The legend's colour bar: a 256 × 1 canvas from lo to hi, to be stretched.
 export function legendRamp(spec, lo, hi) {
   const bar = document.createElement("canvas");
@@ -74,16 +133,32 @@ export function legendRamp(spec, lo, hi) {
 export const legendWords = (spec, lo, hi) =>
   spec.legend ?? [`${lo.toPrecision(3)}`, "0", `+${hi.toPrecision(3)}`];
 
-function legend(spec, lo, hi) {
+// scaled (optional): the cell state's {scale, clipped}; pick(scale): the choice of scale, whose
+// select sits in the legend (only where the page offers it).
+function legend(spec, lo, hi, scaled = null, pick = null) {
   const box = el("div", "legend");
   const bar = legendRamp(spec, lo, hi);
   bar.className = "legend-bar";
   bar.setAttribute("role", "img");
-  const words = legendWords(spec, lo, hi);
+  const unit = scaled?.scale === "unit";
+  const words = unit ? ["−its largest", "0", "+its largest"] : legendWords(spec, lo, hi);
   bar.setAttribute("aria-label", `colour scale from ${words[0]} to ${words[words.length - 1]}`);
   const labels = el("div", "legend-labels");
   for (const word of words) labels.append(el("span", "", word));
   box.append(bar, labels);
+  if (!scaled) return box;
+  box.dataset.scale = scaled.scale;
+  const says = el("div", "legend-scale");
+  if (pick) {
+    const select = el("select", "scale-pick");
+    select.setAttribute("aria-label", "Colour scale of c");
+    for (const key of Object.keys(C_SCALES)) select.append(new Option(key, key, false, key === scaled.scale));
+    select.addEventListener("change", () => pick(select.value));
+    says.append(select, " ");
+  }
+  const clipped = scaled.clipped ? `; ${scaled.clipped} clipped` : "";
+  says.append(el("span", "legend-says", `${C_SCALES[scaled.scale]}${clipped}`));
+  box.append(says);
   return box;
 }
 
@@ -136,7 +211,10 @@ export class Panel {
     this.hline = el("div", "cross h");
     this.pin = el("div", "pin");
     for (const node of [this.vline, this.hline, this.pin]) node.hidden = true;
-    this.frame.append(this.canvas, this.vline, this.hline, this.pin);
+    // the cells a robust scale clips: a dot in each, on a canvas of 3 × 3 pixels per cell
+    this.marks = el("canvas", "clips");
+    this.marks.hidden = true;
+    this.frame.append(this.canvas, this.marks, this.vline, this.hline, this.pin);
     this.yaxis = el("div", "yaxis");
     this.xaxis = el("div", "xaxis");
     // A 2 × 2 grid: unit labels beside the heatmap only, step labels under it only, so both
@@ -157,17 +235,21 @@ export class Panel {
     this.canvas.addEventListener("click", (e) => handlers.click(this.layer, ...at(e)));
   }
 
-  // values: T × H nested arrays; range: [lo, hi]; tokens: T labels; order (optional): the units
-  // drawn as rows, top to bottom (row k is unit order[k]; units left out are not drawn).
-  draw(values, range, tokens, order = null) {
+  // values: T × H nested arrays; range: [lo, hi], or the cell state's cScale (heatmap.js);
+  // tokens: T labels; order (optional): the units drawn as rows, top to bottom (row k is unit
+  // order[k]; units left out are not drawn); pick(scale): the legend offers the choice of scale.
+  draw(values, range, tokens, order = null, pick = null) {
     this.T = values.length;
     this.order = order;
     this.H = order ? order.length : values[0].length; // rows drawn
     this.tokens = tokens;
     this.canvas.width = this.T;
     this.canvas.height = this.H;
-    const [lo, hi] = range;
-    paint(this.canvas, values, lo, hi, LUTS[this.spec.scale], order);
+    const scaled = Array.isArray(range) ? null : range;
+    const [lo, hi] = scaled ? [scaled.lo, scaled.hi] : range;
+    paint(this.canvas, values, lo, hi, LUTS[this.spec.scale], order, scaled?.unitHi);
+    const clipped = scaled ? clippedCells(values, scaled, order) : [];
+    this.markClipped(clipped);
     this.canvas.setAttribute("role", "img");
     const rows = order ? `${this.H} of ${values[0].length} units, in the order chosen` : `${this.H} units`;
     this.canvas.setAttribute("aria-label", `${this.spec.name}, layer ${this.layer}: ${this.T} time steps by ${rows}`);
@@ -175,9 +257,22 @@ export class Panel {
     this.plot.style.maxWidth = `${SIZES.yAxisWidth + this.T * SIZES.maxCellWidth}px`;
     this.frame.style.height = `${this.H * rowHeight}px`;
     this.rowHeight = rowHeight;
-    this.legendSlot.replaceChildren(legend(this.spec, lo, hi));
+    const says = scaled ? { scale: scaled.scale, clipped: clipped.length } : null;
+    this.legendSlot.replaceChildren(legend(this.spec, lo, hi, says, pick));
     this.labelUnits();
     this.labelSteps();
+  }
+
+  // A white dot at the centre of every clipped cell: its colour says "at least this far".
+  markClipped(cells) {
+    this.root.dataset.clipped = String(cells.length);
+    this.marks.hidden = cells.length === 0;
+    if (!cells.length) return;
+    this.marks.width = this.T * 3;
+    this.marks.height = this.H * 3;
+    const ctx = this.marks.getContext("2d");
+    ctx.fillStyle = "#ffffff";
+    for (const [t, row] of cells) ctx.fillRect(t * 3 + 1, row * 3 + 1, 1, 1);
   }
 
   labelUnits() {

@@ -10,6 +10,7 @@ import { parseInterventions, showBanner } from "./interventions.js";
 import { cellAfterKey } from "./keys.js";
 import { OutputRow, outputsRequest } from "./outputs.js";
 import { cachedRun, exactRun, runBody } from "./runs.js";
+import { grow, markStep, stepSpans, wireSequence } from "./seqbox.js";
 import { share } from "./share.js";
 import { DEFAULTS, LINK } from "./state.js";
 import { get, subscribe, update } from "./store.js";
@@ -20,9 +21,11 @@ const $ = (id) => document.getElementById(id);
 const els = {
   model: $("model"),
   sequence: $("sequence"),
+  mirror: $("sequence-mirror"),
   label: $("sequence-label"),
   help: $("sequence-help"),
   error: $("error"),
+  card: $("model-card"),
   title: $("model-title"),
   description: $("model-description"),
   hint: $("model-hint"),
@@ -51,7 +54,11 @@ const models = new Map(); // id -> model info, listed ones first
 let model = null; // info of the state's model
 let drawn = null; // {data, sent}: the last /api/run answer drawn and the body that asked for it
 let inflight = null; // {key, controller} of the run under way
-const board = new Board(els, (l, t, u) => pinCell(l, t, u));
+const board = new Board(
+  els,
+  (l, t, u) => pinCell(l, t, u),
+  (scale) => update({ scale }, { history: "push", redraw: "rows" }),
+);
 // a column of the output row pins its step, at the pinned unit (or the first)
 const outputRow = new OutputRow(els.outputs, (t) => pinCell(get().layer ?? 0, t, get().unit ?? 0, { keep: true }));
 
@@ -124,6 +131,7 @@ async function apply(history) {
   describe(els, model, (u) => pinCell(0, get().t ?? 0, u, { keep: true }));
   const typed = get()[seqKey(model)];
   if (els.sequence.value !== typed) els.sequence.value = typed;
+  grow(els.sequence);
   await compute();
 }
 
@@ -190,7 +198,7 @@ function withIncludes(a, b) {
 
 // The heatmaps from the drawn run, in the rows' order the view asks for, then the pinned cell.
 function redrawRows() {
-  board.draw(drawn.data, model, rowOrders(drawn.data, get(), model));
+  board.draw(drawn.data, model, rowOrders(drawn.data, get(), model), get().scale);
   outputRow.draw(drawn.data, model);
   redrawPin();
 }
@@ -200,6 +208,7 @@ function redrawRows() {
 function redrawPin() {
   const state = get();
   const pinned = board.pin(state);
+  markPinnedStep(pinned);
   outputRow.pin(pinned?.t ?? null);
   const ctx = {
     data: drawn.data,
@@ -214,6 +223,13 @@ function redrawPin() {
   renderViews(els, ctx, (key) => update({ view: key }));
   // a view that reads the text itself comes first, over the whole width (style.css)
   els.workspace.classList.toggle("text-first", activeView(state, model).first === true);
+}
+
+// The pinned step, marked in the sequence box when the box still holds what was run.
+function markPinnedStep(pinned) {
+  const ran = els.sequence.value === get()[seqKey(model)];
+  const span = pinned && ran ? stepSpans(els.sequence.value, model.kind, model.size)[pinned.t] : null;
+  markStep(els.mirror, els.sequence, span ?? null);
 }
 
 subscribe((_state, { redraw, history }) => {
@@ -266,6 +282,7 @@ function onType() {
 async function start() {
   els.model.addEventListener("change", () => update({ ...FRESH, model: els.model.value }));
   els.sequence.addEventListener("input", onType);
+  wireSequence(els.sequence, els.mirror);
   els.share.addEventListener("click", () => share(get(), els.shared));
   $("export-png").addEventListener("click", () => download(pngFile));
   $("export-csv").addEventListener("click", () => download(csvFile));

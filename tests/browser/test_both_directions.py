@@ -44,6 +44,7 @@ def test_a_bidirectional_model_shows_both_directions_labelled(page: Page, live_s
     assert page.eval_on_selector(canvas("f", 3), "c => [c.width, c.height]") == [7, 4]
     page.locator(canvas("c", 1)).click(position={"x": 2, "y": 2})
     assert "layer 0 backward" in page.locator(".readout-head").first.inner_text()
+    page.locator("#model-card > summary").click()  # the badge is folded into the model card
     summary = page.locator("#model-read-summary")
     assert summary.inner_text() == "Read from safetensors"
     page.locator("#model-read summary").click()
@@ -62,6 +63,7 @@ def test_an_onnx_upload_shows_the_difference_measured_for_it(page: Page, live_se
     model_id = upload(live_server, "m.onnx", buffer.getvalue(), vocab=VOCAB)
     page.set_viewport_size({"width": 390, "height": 844})
     open_page(page, f"model={model_id}&text=ab.%20ca")
+    page.locator("#model-card > summary").click()  # the badge is folded into the model card
     summary = page.locator("#model-read-summary").inner_text()
     assert summary.startswith("Read from ONNX · measured against its framework: largest difference ")
     page.locator("#model-read summary").click()

@@ -346,6 +346,7 @@ def test_a_trained_models_best_unit_can_be_picked(page: Page, live_server: str, 
     card = httpx.get(f"{live_server}/api/models/{model_id}").json()["card"]
     best = card["units"][0]
     open_page(page, f"model={model_id}")
+    page.locator("#model-card > summary").click()  # the chips are folded into the model card
     chip = page.locator("#model-units .unit-chip", has_text=f"unit {best['unit']}:")
     assert f"tracks {best['property']}" in chip.inner_text()
     chip.click()

@@ -111,7 +111,7 @@ def reset_count(page: Page) -> dict:
 
 
 def test_a_span_after_a_reset_puts_the_counting_units_on_top_of_every_heatmap(page: Page) -> None:
-    open_page(page, f"model=reset-count&text={RESETS}&view=find&span=5-6&by=h&sort=rank")
+    open_page(page, f"model=reset-count&text={RESETS}&scale=fixed&view=find&span=5-6&by=h&sort=rank")
     layer = reset_count(page)
     score = span_scores(np.array(layer["h"]), 5, 6)
     order = highest_first(score)
@@ -185,7 +185,10 @@ def test_hover_and_click_on_a_sorted_row_read_and_pin_the_true_unit(page: Page) 
 
 
 def test_top_k_shows_exactly_k_rows_and_hides_the_pin_of_a_unit_left_out(page: Page) -> None:
-    open_page(page, f"model=reset-count&text={RESETS}&view=find&span=5-6&sort=rank&top=3&t=2&unit=4&layer=0")
+    open_page(
+        page,
+        f"model=reset-count&text={RESETS}&scale=fixed&view=find&span=5-6&sort=rank&top=3&t=2&unit=4&layer=0",
+    )
     layer = reset_count(page)
     order = highest_first(span_scores(np.array(layer["h"]), 5, 6))
     assert order[-1] == 4  # the pinned unit ranks last: it is not drawn
@@ -208,7 +211,7 @@ def test_top_k_shows_exactly_k_rows_and_hides_the_pin_of_a_unit_left_out(page: P
 
 
 def test_sorting_by_mean_forget_value(page: Page) -> None:
-    open_page(page, f"model=reset-count&text={RESETS}&view=find&sort=forget")
+    open_page(page, f"model=reset-count&text={RESETS}&scale=fixed&view=find&sort=forget")
     layer = reset_count(page)
     order = highest_first(np.array(layer["f"]).mean(axis=0))
     assert order[0] == 6  # the unit whose f stays at 1: it never forgets

@@ -59,7 +59,9 @@ def click_and_wait(page: Page, name: str) -> None:
 
 
 def test_the_forget_gate_off_makes_the_cell_state_run_away_and_remove_restores_it(page: Page) -> None:
-    open_page(page, QUERY)
+    # c on the layer's whole range, the scale whose legend follows the largest |c| (the robust
+    # default clips a runaway cell instead: test_c_scale.py)
+    open_page(page, QUERY + "&scale=fixed")
     own = api_run(page, {"model": "counter", "text": TEXT})["layers"][0]
     off = api_run(page, {"model": "counter", "text": TEXT, "interventions": [{"gate": "f", "value": 1}]})[
         "layers"
