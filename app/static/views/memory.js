@@ -6,7 +6,7 @@
 import { entryName } from "../describe.js";
 import { Panel, showToken } from "../heatmap.js";
 import { parseSteps } from "../inputs.js";
-import { el, printed } from "./draw.js";
+import { el, field, printed } from "./draw.js";
 
 const BEFORE = [0xd9, 0xd9, 0xd9]; // steps before s: nothing to follow yet (not a viridis colour)
 const SHARE = {
@@ -118,19 +118,11 @@ function controls(ctx, s, T) {
     }
     if (v !== s) ctx.setView({ from: v }, { rerun: true });
   });
-  const startLabel = el("label", null, "Start step s");
-  startLabel.htmlFor = start.id;
   const order = el("select");
   order.id = "memory-order";
   for (const [value, text] of ORDERS) order.append(new Option(text, value, false, value === (ctx.state.spans ?? "")));
   order.addEventListener("change", () => ctx.setView({ spans: order.value || null }));
-  const orderLabel = el("label", null, "Order spans by");
-  orderLabel.htmlFor = order.id;
-  const startField = el("span", "field");
-  startField.append(startLabel, start);
-  const orderField = el("span", "field");
-  orderField.append(orderLabel, order);
-  box.append(startField, orderField, el("p", "help", "Or click a column of the heatmap to start there."));
+  box.append(field("Start step s", start), field("Order spans by", order), el("p", "help", "Or click a column of the heatmap to start there."));
   return box;
 }
 

@@ -7,7 +7,7 @@
 import { PANELS } from "../config.js";
 import { LUTS, legendRamp } from "../heatmap.js";
 import { predictsNext, topOf } from "../outputs.js";
-import { el, num } from "./draw.js";
+import { el, field, num } from "./draw.js";
 
 const MAX_UNITS = 4;
 const KEYS = ["c", "h", "i", "f", "g", "o"];
@@ -88,10 +88,6 @@ function controls(ctx, { key, listed, H }) {
   pick.id = "text-key";
   for (const k of KEYS) pick.append(new Option(`${k}: ${NAMES[k]}`, k, false, k === key));
   pick.addEventListener("change", () => ctx.setView({ key: pick.value }));
-  const pickLabel = el("label", null, "Colour by");
-  pickLabel.htmlFor = pick.id;
-  const keyField = el("span", "field");
-  keyField.append(pickLabel, pick);
 
   const number = el("input");
   number.id = "text-unit";
@@ -99,8 +95,6 @@ function controls(ctx, { key, listed, H }) {
   number.min = "0";
   number.max = String(H - 1);
   number.placeholder = `0–${H - 1}`;
-  const numberLabel = el("label", null, "Add unit");
-  numberLabel.htmlFor = number.id;
   const add = el("button", null, "Add");
   add.type = "button";
   add.id = "text-add";
@@ -122,11 +116,9 @@ function controls(ctx, { key, listed, H }) {
   number.addEventListener("keydown", (event) => {
     if (event.key === "Enter") add.click();
   });
-  const numberField = el("span", "field");
   const row = el("span", "text-add-row");
   row.append(number, add);
-  numberField.append(numberLabel, row);
-  box.append(keyField, numberField);
+  box.append(field("Colour by", pick), field("Add unit", number, row));
 
   const named = (ctx.model?.units ?? []).map((name, u) => [u, name]).filter(([, name]) => name);
   if (named.length) {

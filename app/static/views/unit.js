@@ -5,7 +5,7 @@
 
 import { PANELS } from "../config.js";
 import { showToken, stepLabels } from "../heatmap.js";
-import { el, num, svg } from "./draw.js";
+import { el, field, num, svg, unitOptions } from "./draw.js";
 
 // Okabe–Ito colours (told apart with any colour vision) and a dash pattern per line, so that
 // the lines differ even in grey.
@@ -85,26 +85,15 @@ function picker(ctx, layer, u, L, H) {
   };
   const units = el("select");
   units.id = "unit-pick";
-  for (let v = 0; v < H; v++) {
-    const name = ctx.model?.units?.[v];
-    units.append(new Option(name ? `${v}: ${name}` : String(v), String(v), false, v === u));
-  }
+  unitOptions(units, ctx.model, H, u);
   units.addEventListener("change", () => choose(layer, Number(units.value)));
-  const label = el("label", null, "Unit to inspect");
-  label.htmlFor = units.id;
-  const field = el("span", "field");
-  field.append(label, units);
-  box.append(field);
+  box.append(field("Unit to inspect", units));
   if (L > 1) {
     const layers = el("select");
     layers.id = "unit-layer";
     for (let l = 0; l < L; l++) layers.append(new Option(String(l), String(l), false, l === layer));
     layers.addEventListener("change", () => choose(Number(layers.value), u));
-    const layerLabel = el("label", null, "Layer");
-    layerLabel.htmlFor = layers.id;
-    const layerField = el("span", "field");
-    layerField.append(layerLabel, layers);
-    box.append(layerField);
+    box.append(field("Layer", layers));
   }
   return box;
 }

@@ -8,7 +8,7 @@ import { getWeights } from "../api.js";
 import { PANELS } from "../config.js";
 import { LUTS, legendRamp, paint, showToken } from "../heatmap.js";
 import { DEFAULTS } from "../state.js";
-import { el, num, svg } from "./draw.js";
+import { el, field, num, svg, unitOptions } from "./draw.js";
 
 const GATES = ["f", "i", "g", "o"];
 const NAMES = Object.fromEntries(PANELS.map((p) => [p.key, p.name]));
@@ -109,22 +109,11 @@ function controls(ctx, { gate, layer, u, H, L }) {
   pick.id = "weights-gate";
   for (const g of GATES) pick.append(new Option(`${g}: ${NAMES[g]}`, g, false, g === gate));
   pick.addEventListener("change", () => ctx.setView({ wgate: pick.value }));
-  const pickLabel = el("label", null, "Gate");
-  pickLabel.htmlFor = pick.id;
-  const gateField = el("span", "field");
-  gateField.append(pickLabel, pick);
 
   const units = el("select");
   units.id = "weights-unit";
-  for (let k = 0; k < H; k++) {
-    const name = ctx.model?.units?.[k];
-    units.append(new Option(name ? `${k}: ${name}` : String(k), String(k), false, k === u));
-  }
+  unitOptions(units, ctx.model, H, u);
   units.addEventListener("change", () => pickUnit(ctx, layer, Number(units.value)));
-  const unitLabel = el("label", null, "Unit");
-  unitLabel.htmlFor = units.id;
-  const unitField = el("span", "field");
-  unitField.append(unitLabel, units);
 
   const byInput = el("input");
   byInput.type = "checkbox";
@@ -136,7 +125,7 @@ function controls(ctx, { gate, layer, u, H, L }) {
   const orderField = el("span", "field weights-check");
   orderField.append(byInput, orderLabel);
 
-  box.append(gateField, unitField, orderField);
+  box.append(field("Gate", pick), field("Unit", units), orderField);
   if (L > 1) box.append(el("span", "help", `layer entry ${layer} (pin a cell of another layer to change it)`));
   return box;
 }
