@@ -9,8 +9,36 @@ export class ApiError extends Error {
   }
 }
 
+// A busy server (503, every compute slot taken) says when to come back: the page waits that long,
+// at most BUSY_WAIT_MAX seconds, and asks again, BUSY_TRIES times in all, unless the caller has
+// given up (its signal aborts the wait too). Other errors are answered at once.
+const BUSY_TRIES = 4;
+const BUSY_WAIT_MAX = 5;
+
+function pause(seconds, signal) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(resolve, seconds * 1000);
+    signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
+  });
+}
+
 async function request(url, options = {}) {
-  const response = await fetch(url, options);
+  for (let attempt = 1; ; attempt++) {
+    const response = await fetch(url, options);
+    if (response.status !== 503 || attempt === BUSY_TRIES) return answer(response);
+    const seconds = Number(response.headers.get("Retry-After"));
+    await pause(Math.min(BUSY_WAIT_MAX, seconds > 0 ? seconds : 1), options.signal);
+  }
+}
+
+async function answer(response) {
   let body = null;
   if (response.ok && response.headers.get("Content-Type")?.startsWith(MEDIA_TYPE)) {
     return decodeRun(await response.arrayBuffer()); // a refusal is JSON whatever was asked

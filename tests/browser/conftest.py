@@ -25,7 +25,13 @@ CHROMIUM_FLAGS = [
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    proc, url = start_uvicorn({"GATESCOPE_DATA_DIR": str(tmp_path_factory.mktemp("data"))})
+    # These tests are about the page, not the queue (tests/web/test_compute.py): on a shared, slow
+    # machine a run can take longer than the 1 s a computation waits for its slot by default.
+    env = {
+        "GATESCOPE_DATA_DIR": str(tmp_path_factory.mktemp("data")),
+        "GATESCOPE_COMPUTE_DEADLINE_SECONDS": "30",
+    }
+    proc, url = start_uvicorn(env)
     try:
         yield url
     finally:

@@ -3,6 +3,7 @@ Back), and a run shown before is drawn again from the page's cache of runs, with
 
 from __future__ import annotations
 
+import time
 from urllib.parse import quote
 
 import pytest
@@ -98,3 +99,38 @@ def test_the_page_reads_every_whole_number_a_share_link_takes_and_no_other(page:
         None,
     )
     assert read["span"] == "1-2"
+
+
+BUSY = {"error": "the server is busy: no compute slot came free within 1 s", "loc": [], "retry_after": 1}
+
+
+def test_a_busy_server_is_asked_again_after_its_retry_after_and_the_run_is_drawn(page: Page) -> None:
+    answered: list[int] = []
+
+    def busy_first(route) -> None:  # type: ignore[no-untyped-def]
+        if not answered:
+            answered.append(503)
+            route.fulfill(status=503, headers={"Retry-After": "1"}, json=BUSY)
+        else:
+            answered.append(200)
+            route.continue_()
+
+    page.route("**/api/run", busy_first)
+    open_page(page, "model=counter&text=a+cat.")
+    assert answered == [503, 200]
+    assert page.locator("#error").is_hidden()
+    assert page.locator("canvas.heat").count() > 0
+
+
+def test_a_server_busy_every_time_is_said_in_its_own_words_after_four_tries(page: Page) -> None:
+    asked: list[float] = []
+
+    def always_busy(route) -> None:  # type: ignore[no-untyped-def]
+        asked.append(time.monotonic())
+        route.fulfill(status=503, headers={"Retry-After": "1"}, json=BUSY)
+
+    page.route("**/api/run", always_busy)
+    open_page(page, "model=counter&text=a+cat.")
+    assert len(asked) == 4
+    assert all(b - a >= 0.9 for a, b in zip(asked, asked[1:], strict=False)), asked  # it waited as told
+    assert "the server is busy" in page.locator("#error").inner_text()
