@@ -101,3 +101,25 @@ export const analyzeText = (body) =>
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(body),
   });
+
+// Trainings (POST /api/train and its sub-resources). settings: {task, hidden, seed, steps, lr,
+// forget_bias, recurrent_decay, …}, left-out ones the task's recipe's; answers {id, state,
+// settings, events}, the events' URL to open as an EventSource.
+const json = (method, body) => ({
+  method,
+  headers: { "Content-Type": "application/json" },
+  ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+});
+
+export const startTraining = (settings) => request("/api/train", json("POST", settings));
+
+export const trainingState = (id) => request(`/api/train/${encodeURIComponent(id)}`);
+
+// action: "pause", "resume" or "step" (one training step, then paused).
+export const controlTraining = (id, action) => request(`/api/train/${encodeURIComponent(id)}/${action}`, json("POST"));
+
+export const stopTraining = (id) => request(`/api/train/${encodeURIComponent(id)}`, { method: "DELETE" });
+
+// step: the snapshot to keep (null: the newest); answers {id: "up-…", url, created, step, model}.
+export const saveTraining = (id, step) =>
+  request(`/api/train/${encodeURIComponent(id)}/model`, json("POST", step === null ? undefined : { step }));

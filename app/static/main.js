@@ -12,6 +12,7 @@ import { OutputRow, outputsRequest } from "./outputs.js";
 import { cachedRun, exactRun, runBody } from "./runs.js";
 import { grow, markStep, stepSpans, wireSequence } from "./seqbox.js";
 import { share } from "./share.js";
+import { shown } from "./shown.js";
 import { DEFAULTS, LINK } from "./state.js";
 import { get, subscribe, update } from "./store.js";
 import { wireUpload } from "./upload.js";
@@ -110,7 +111,8 @@ async function apply(history) {
   const wanted = get();
   let info;
   try {
-    info = await modelInfo(wanted.model ?? DEFAULTS.model);
+    // a training's snapshot shown in place of the state's model (shown.js), else the state's
+    info = shown()?.info ?? (await modelInfo(wanted.model ?? DEFAULTS.model));
   } catch (err) {
     if (mine !== applying) return;
     model = null;
@@ -124,7 +126,7 @@ async function apply(history) {
   if (mine !== applying) return;
   model = info;
   const fills = {};
-  if (get().model === null) fills.model = model.id;
+  if (get().model === null && !shown()) fills.model = model.id;
   if (get()[seqKey(model)] === null) fills[seqKey(model)] = model.example;
   update(fills, { history: history === "none" ? "none" : "replace", redraw: "none" });
   fillPicker(els.model, models, model.id);

@@ -23,6 +23,7 @@ const NAMES = [
   "find",
   "analyze",
   "compare",
+  "train",
 ];
 
 export const VIEWS = await Promise.all(NAMES.map(async (name) => (await import(`./${name}.js`))[name]));
