@@ -95,7 +95,9 @@ def test_a_training_redraws_the_heatmaps_and_its_charts_then_pauses_steps_stops_
     before_pixels, before_points = all_pixels(page), points(page)
     page.wait_for_function(f"document.querySelector('{LOSS}')?.dataset.points >= {before_points + 10}")
     # The training's snapshots are the page's model: its heatmaps change as it learns.
-    page.wait_for_function("document.querySelector('#train-status').textContent.includes('the page shows tr-')")
+    page.wait_for_function(
+        "document.querySelector('#train-status').textContent.includes('the page shows tr-')"
+    )
     assert all_pixels(page) != before_pixels
     tr_runs = [m for m in watch.models if m.startswith("tr-")]
     assert len(set(tr_runs)) >= 3, tr_runs
@@ -104,7 +106,12 @@ def test_a_training_redraws_the_heatmaps_and_its_charts_then_pauses_steps_stops_
     # The URL keeps the page's own model and now holds the training's settings, never a tr- id.
     query = query_of(page)
     assert query["model"] == ["counter"] and query["task"] == ["reset-count"] and query["steps"] == ["2000"]
-    assert query["fb"] == ["1"] and query["decay"] == ["on"] and query["hidden"] == ["8"] and query["seed"] == ["0"]
+    assert (
+        query["fb"] == ["1"]
+        and query["decay"] == ["on"]
+        and query["hidden"] == ["8"]
+        and query["seed"] == ["0"]
+    )
     # The words quote the first snapshot and the one shown.
     words = page.inner_text(".train-words")
     assert words.startswith("At step 0, f of unit ") and " at '.' is " in words and " at a letter " in words
@@ -120,7 +127,9 @@ def test_a_training_redraws_the_heatmaps_and_its_charts_then_pauses_steps_stops_
     info = training(page, tid)
     stepped = info["step"]
     assert info["state"] == "paused" and paused_at < stepped <= paused_at + 10
-    page.wait_for_function(f"document.querySelector('.train-scrub-label').textContent.startsWith('step {stepped} ')")
+    page.wait_for_function(
+        f"document.querySelector('.train-scrub-label').textContent.startsWith('step {stepped} ')"
+    )
 
     page.click("#train-stop")
     assert wait_state(page, tid, ENDED)["state"] == "stopped"
@@ -156,14 +165,20 @@ def test_scrubbing_shows_that_snapshots_model(page: Page) -> None:
     tid = start(page, steps=300)
     assert wait_state(page, tid, ENDED)["state"] == "finished"
     page.wait_for_selector("#train-status:text('finished')")
-    page.wait_for_function("document.querySelector('.train-scrub-label').textContent.includes('31 snapshots received')")
+    page.wait_for_function(
+        "document.querySelector('.train-scrub-label').textContent.includes('31 snapshots received')"
+    )
     # keys move the scrubber and let go of it at once: snapshot 10 is step 100
     page.focus("#train-scrub")
     page.keyboard.press("Home")
     for _ in range(10):
         page.keyboard.press("ArrowRight")
-    page.wait_for_function(f"document.querySelector('#train-status').textContent.includes('the page shows tr-{tid}-100')")
-    page.wait_for_function(f"Number(document.body.dataset.settled) > 0 && !document.querySelector('#heatmaps[aria-busy]')")
+    page.wait_for_function(
+        f"document.querySelector('#train-status').textContent.includes('the page shows tr-{tid}-100')"
+    )
+    page.wait_for_function(
+        "Number(document.body.dataset.settled) > 0 && !document.querySelector('#heatmaps[aria-busy]')"
+    )
     assert watch.models[-1] == f"tr-{tid}-100"
     assert page.inner_text(".train-scrub-label").startswith("step 100 ")
     assert "; by step 100: " in page.inner_text(".train-words")
@@ -207,14 +222,19 @@ def test_a_link_with_settings_fills_them_and_waits_for_replay(page: Page) -> Non
     page.fill("#train-hidden", "65")
     page.click("#train-start")
     page.wait_for_selector(".train-error")
-    assert page.inner_text(".train-error") == "hidden: 65; a training takes at most 64 (GATESCOPE_MAX_TRAIN_HIDDEN)"
+    assert (
+        page.inner_text(".train-error")
+        == "hidden: 65; a training takes at most 64 (GATESCOPE_MAX_TRAIN_HIDDEN)"
+    )
 
 
 def test_the_preset_explains_from_the_measured_snapshots(page: Page) -> None:
     open_page(page, "model=counter&view=train")
     page.click("#train-preset")
     tid = training_id(page)
-    page.wait_for_function("document.querySelector('.train-scrub-label')?.textContent.includes('(11 snapshots')")
+    page.wait_for_function(
+        "document.querySelector('.train-scrub-label')?.textContent.includes('(11 snapshots')"
+    )
     page.click("#train-stop")
     assert wait_state(page, tid, ENDED)["state"] == "stopped"
     info = training(page, tid)
@@ -226,7 +246,9 @@ def test_the_preset_explains_from_the_measured_snapshots(page: Page) -> None:
     stream = page.request.get(f"{page.base}/api/train/{tid}/events")  # type: ignore[attr-defined]
     snap0 = json.loads(stream.text().split("event: snapshot\nid: 0\ndata: ")[1].split("\n")[0])
     at_dot, at_letter = snap0["gates"]["f"]["at '.'"][unit], snap0["gates"]["f"]["at a letter"][unit]
-    assert words.startswith(f"At step 0, f of unit {unit} at '.' is {at_dot:.2f} and at a letter {at_letter:.2f}")
+    assert words.startswith(
+        f"At step 0, f of unit {unit} at '.' is {at_dot:.2f} and at a letter {at_letter:.2f}"
+    )
 
 
 def test_a_phone_can_train_and_closing_the_page_stops_it(browser: Browser, live_server: str) -> None:
