@@ -47,7 +47,16 @@ function panel({ title, height, xMax, yMin, yMax, log = false, ticks, series, ma
   return root;
 }
 
-const xMaxOf = (runs) => Math.max(1, ...runs.map((r) => r.settings?.steps ?? 1));
+// The steps axis grows with the trainings (the first few hundred steps are where a gate learns:
+// an axis of all 4000 from the start would squeeze them into a sliver): up to the furthest step
+// received, rounded up to 1, 2 or 5 × 10^k, never past the steps asked for.
+function xMaxOf(runs) {
+  const furthest = Math.max(50, ...runs.map((r) => r.snaps.at(-1)?.step ?? 0));
+  const asked = Math.max(1, ...runs.map((r) => r.settings?.steps ?? 1));
+  const decade = 10 ** Math.floor(Math.log10(furthest));
+  const nice = [1, 2, 5, 10].map((m) => m * decade).find((v) => v >= furthest);
+  return Math.min(nice, asked);
+}
 
 // The loss (mean since the previous snapshot; log scale) and the held-out accuracy (measured every
 // 50 steps and at the end), each training a colour.
