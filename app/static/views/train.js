@@ -66,8 +66,8 @@ export const train = {
       kept.els.controls,
       kept.els.status,
       kept.els.words,
-      kept.els.charts,
       kept.els.reached,
+      kept.els.charts,
       kept.els.scrub.box,
       el(
         "p",

@@ -11,7 +11,7 @@ const PAD = { left: 38, right: 8, top: 16, bottom: 18 };
 
 // One panel: lines over steps 0..xMax, y from yMin to yMax (log: a log10 scale), the step `mark`
 // (the snapshot shown) as a vertical line. series: [{points: [[step, y]], colour, dash, key, label}].
-function panel({ title, height, xMax, yMin, yMax, log = false, ticks, series, mark }) {
+function panel({ title, height, xMax, yMin, yMax, log = false, ticks, series, mark, legend = false }) {
   const root = svg("svg", { viewBox: `0 0 ${W} ${height}`, class: "train-chart", role: "img" });
   root.setAttribute("aria-label", title);
   const inner = { w: W - PAD.left - PAD.right, h: height - PAD.top - PAD.bottom };
@@ -19,6 +19,12 @@ function panel({ title, height, xMax, yMin, yMax, log = false, ticks, series, ma
   const x = (s) => PAD.left + (inner.w * s) / Math.max(1, xMax);
   const y = (v) => PAD.top + inner.h * (1 - (f(v) - yMin) / (yMax - yMin || 1));
   root.append(svg("text", { x: 0, y: 11, class: "train-chart-title" }, title));
+  if (legend) {
+    // which colour is which training, at the title's right, the last label ending at the edge
+    const labels = svg("text", { x: W - PAD.right, y: 11, class: "train-chart-title", "text-anchor": "end" });
+    for (const s of series) labels.append(svg("tspan", { fill: s.colour, dx: 6 }, `— ${s.label.split(", ").at(-1)}`));
+    root.append(labels);
+  }
   for (const tick of ticks) {
     const ty = y(tick.value);
     root.append(
@@ -77,6 +83,7 @@ export function lossCharts(runs, mark) {
     log: true,
     ticks: decades,
     mark,
+    legend: runs.length > 1,
     series: runs.map((r, k) => ({
       key: `loss-${k}`,
       colour: COLOURS[k % COLOURS.length],
