@@ -59,26 +59,34 @@ class Peaks:
         upto = end if final else end - gap
         if upto <= self.decided:
             return
-        a = np.abs(buf)
-        H = a.shape[1]
-        # Rows off the sequence count as −1, below any |h|. Before `start` they are off it only when
-        # start is 0: otherwise `buf` holds the gap rows before the first undecided one.
-        pad = np.full((gap, H), -1.0)
-        most = sliding_max(np.concatenate([pad, a, pad]), gap)  # most[j] = max a[j − gap : j]
-        rows = np.arange(self.decided - self.start, upto - self.start)
-        x = a[rows]
-        peak = (x > most[rows]) & (x >= most[rows + gap + 1])
-        score = np.where(peak, x, -np.inf)
-        # Each unit's best k candidates here (argsort: stable, so the first of equal values first).
-        take = min(self.k, len(rows))
-        best = np.argsort(-score, axis=0, kind="stable")[:take]  # (take, H) rows of `rows`
-        cand_value = np.take_along_axis(score, best, axis=0)
-        cand_at = np.where(np.isfinite(cand_value), rows[best] + self.start, -1)
+        n, H = buf.shape
+        # |h| with `gap` rows either side that count as −1, below any |h|: they are off the sequence
+        # (before `start` only when start is 0; otherwise `buf` holds the gap rows the first
+        # undecided one needs).
+        padded_abs = np.full((n + 2 * gap, H), -1.0)
+        a = np.abs(buf, out=padded_abs[gap : gap + n])
+        most = sliding_max(padded_abs, gap)  # most[j] = max a[j − gap : j]
+        lo, hi = self.decided - self.start, upto - self.start  # the rows judged now, in `buf`
+        x = a[lo:hi]
+        peak = (x > most[lo:hi]) & (x >= most[lo + gap + 1 : hi + gap + 1])
+        # Each unit's best k peaks here. Peaks are more than `gap` apart, so there are few of them:
+        # sorted as a list (unit, then |h| down, then step), not as the whole (n, H) array.
+        pr, pu = np.nonzero(peak)
+        pv = x[pr, pu]
+        order = np.lexsort((pr, -pv, pu))
+        pr, pu, pv = pr[order], pu[order], pv[order]
+        first = np.searchsorted(pu, pu)  # where each unit's run of peaks begins
+        rank = np.arange(len(pu)) - first
+        keep = rank < self.k
+        cand_value = np.full((self.k, H), -np.inf)
+        cand_row = np.zeros((self.k, H), dtype=np.int64)
+        cand_value[rank[keep], pu[keep]] = pv[keep]
+        cand_row[rank[keep], pu[keep]] = lo + pr[keep]
+        cand_at = np.where(np.isfinite(cand_value), cand_row + self.start, -1)
         # their windows: h at rows t − r … t + r, NaN off the sequence (only ever at its ends)
-        padded = np.concatenate([np.full((r, H), np.nan), buf, np.full((r, H), np.nan)])
-        offsets = np.arange(2 * r + 1)
-        idx = rows[best][:, :, None] + offsets  # (take, H, 2r+1) rows of `padded`
-        cand_windows = padded[idx, np.arange(H)[None, :, None]]
+        idx = cand_row[:, :, None] + np.arange(-r, r + 1)  # (k, H, 2r+1) rows of `buf`
+        inside = (idx >= 0) & (idx < n)
+        cand_windows = np.where(inside, buf[np.clip(idx, 0, n - 1), np.arange(H)[None, :, None]], np.nan)
         # merged with the best so far: by |h| down, then by position (the earlier first)
         value = np.concatenate([self.value, cand_value])
         at = np.concatenate([self.at, cand_at])
