@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 ENDED = ("finished", "stopped", "failed")
 STOP_WITHIN = 1.0  # seconds a worker has to end by itself once told to stop, before it is killed
+SWEEP_EVERY = 1.0  # seconds between looks for trainings to stop or let go
 PREFIX = "tr-"  # of a snapshot's model id: tr-<training id>-<step>
 TEXT_RECIPE = texttask.text_task("ab" * 210).recipe  # the recipe of every "text" task
 
@@ -266,7 +267,14 @@ class Trainings:
         self.limits = s
         self.items: dict[str, Training] = {}
         self.lock = threading.Lock()
+        self.closed = threading.Event()
+        # Sweeps even when nobody asks: a training started and never watched must still be stopped.
+        threading.Thread(target=self._sweeping, name="trainings' sweeper", daemon=True).start()
         LIVE.append(self)
+
+    def _sweeping(self) -> None:
+        while not self.closed.wait(SWEEP_EVERY):
+            self.sweep()
 
     def start(self, req: TrainRequest, client: str) -> Training:
         settings = settings_of(req, self.limits)
@@ -326,6 +334,7 @@ class Trainings:
                     self.items.pop(t.id, None)
 
     def close(self) -> None:
+        self.closed.set()
         for t in list(self.items.values()):
             t.stop()
         if self in LIVE:
