@@ -116,6 +116,7 @@ class Training:
         self.final_accuracy: float | None = None  # on 512 held-out sequences, once finished
         self.snapshots: list[Snapshot] = []
         self.listeners = 0
+        self.stopping = False  # told to stop: a timer kills it if it has not ended a second later
         self.lock = threading.Lock()
         context = multiprocessing.get_context("spawn")  # never fork a threaded server
         self.conn, child = context.Pipe()
@@ -140,6 +141,8 @@ class Training:
                         self.state = "running"
                 elif kind == "state" and self.state not in ENDED:
                     self.state = rest[0]
+                elif kind == "stopped":
+                    self._end("stopped")
                 elif kind == "finished":
                     self.final_accuracy = rest[0]
                     self._end("finished")
@@ -175,8 +178,9 @@ class Training:
     def stop(self) -> None:
         """Tell the worker to stop; kill it if it has not ended within STOP_WITHIN seconds."""
         with self.lock:
-            if self.state in ENDED:
+            if self.state in ENDED or self.stopping:
                 return
+            self.stopping = True
         with contextlib.suppress(BrokenPipeError, OSError):
             self.conn.send("stop")
         threading.Timer(STOP_WITHIN, self._kill).start()
