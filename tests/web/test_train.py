@@ -11,8 +11,10 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from safetensors.numpy import load_file
 
 from app.engine.lstm import forward
+from app.train import cli
 from app.train.bptt import lstm_part
 from app.train.loop import Stepper, evaluate, train
 from app.train.tasks import TASKS
@@ -262,3 +264,21 @@ def test_a_new_server_knows_none_of_the_old_ones_trainings(make_client: Callable
     other = make_client()
     r = other.get(f"/api/train/{tid}")
     assert r.status_code == 404 and "trainings in progress do not survive a restart" in r.json()["error"]
+
+
+def test_the_saved_cards_command_run_on_the_command_line_writes_the_same_tensors(
+    client: TestClient, tmp_path
+) -> None:
+    tid = start(client, task="parity", hidden=4, seed=7, steps=80, forget_bias=0.0, lr=0.05)
+    list(events(client, tid))
+    saved = client.post(f"/api/train/{tid}/model").json()
+    command = saved["model"]["card"]["command"].split()
+    assert command[:2] == ["gatescope", "train"]
+    out = tmp_path / "replayed.safetensors"
+    argv = [*command[1:-1], str(out)]  # its --out, here
+    assert cli.main(argv) == 0
+    written = load_file(str(out))
+    stored = client.app.state.store.get_model(saved["id"]).weights  # type: ignore[attr-defined]
+    assert set(written) == set(stored)
+    for name, tensor in written.items():
+        assert np.array_equal(stored[name], tensor), name
