@@ -15,6 +15,7 @@ export const rowOrders = (data, state, model = null) => activeView(state, model)
 export const reorders = (changes) => VIEWS.some((v) => v.rowKeys?.some((key) => key in changes));
 
 let keyboardAt = null; // the id of the view's element that had the keyboard
+let drawnView = null; // the view drawn in the view's body last
 
 // els: {viewTabs, viewAbout, viewBody}; ctx: what the view draws from (views/index.js);
 // chooseView(key): a tab was clicked.
@@ -40,6 +41,9 @@ export function renderViews(els, ctx, chooseView) {
   } else if (document.activeElement !== document.body) {
     keyboardAt = null; // the keyboard went elsewhere: leave it there
   }
+  // a view that can bring its last drawing up to date in place does (views/index.js: update)
+  if (active === drawnView && active.update?.(els.viewBody, ctx)) return;
+  drawnView = active;
   els.viewBody.replaceChildren();
   els.viewBody.setAttribute("aria-labelledby", `tab-${active.key}`);
   active.render(els.viewBody, ctx);
