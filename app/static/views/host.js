@@ -34,6 +34,7 @@ export function renderViews(els, ctx, chooseView) {
     }),
   );
   els.viewAbout.textContent = active.about;
+  if (active !== drawnView) showTab(els.viewTabs, els.viewTabs.querySelector('[aria-selected="true"]'));
   // keep the keyboard where it was, even across a drawing that waits for the server (the element
   // comes back once the answer is in)
   if (els.viewBody.contains(document.activeElement) && document.activeElement.id) {
@@ -49,4 +50,11 @@ export function renderViews(els, ctx, chooseView) {
   active.render(els.viewBody, ctx);
   const back = keyboardAt && document.getElementById(keyboardAt);
   if (back && els.viewBody.contains(back)) back.focus();
+}
+
+// A phone's tabs are one row that scrolls sideways (style.css): bring the chosen one into it,
+// without scrolling the page (scrollIntoView would). Only when the view changes: it lays out.
+function showTab(row, tab) {
+  if (!tab || row.scrollWidth <= row.clientWidth) return;
+  row.scrollLeft = tab.offsetLeft - row.offsetLeft - (row.clientWidth - tab.offsetWidth) / 2;
 }
