@@ -15,19 +15,21 @@ view before it):
 
 Medians of a few rounds, each first draw in a fresh context (no cache). The server is the
 checkout named by --root (default: this one), so that another commit's page can be measured the
-same way, for example the page before issue 11:
+same way, for example the page before issue 11 beside this one:
 
     git worktree add /tmp/before 3defb9d^
-    .venv/bin/python -m benchmarks.pagedraw --root /tmp/before --label "before issue 11"
+    .venv/bin/python -m benchmarks.pagedraw --root /tmp/before --root .
 
-Run: .venv/bin/python -m benchmarks.pagedraw   (writes benchmarks/results/pagedraw[-<label>].md)
+Several checkouts are measured in one run, round by round (A, B, A, B, …), so that the load of a
+shared machine weighs on them alike.
+
+Run: .venv/bin/python -m benchmarks.pagedraw   (writes benchmarks/results/pagedraw.md)
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -44,9 +46,8 @@ from benchmarks._common import RESULTS, write  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
 from tests.servers import ROOT, free_port, stop, wait_healthy  # noqa: E402
 
-FIRST_ROUNDS = 3  # first draws per case (each a fresh context)
-TYPE_ROUNDS = 3  # characters typed per case
-PIN_ROUNDS = 15  # clicks per case and target
+ROUNDS = 3  # per case and checkout: a first draw (a fresh context), a typed character, pins
+PINS_PER_ROUND = 5  # clicks per round and target
 DEBOUNCE_MS = 200  # the page's pause after typing before it asks (static/config.js)
 
 
@@ -152,21 +153,31 @@ def open_page(browser: Browser, url: str) -> tuple[Any, Page]:
     return context, page
 
 
-def measure(browser: Browser, base: str, model: str, text: str) -> dict[str, Any]:
-    url = f"{base}/?model={model}&text={quote(text)}"
-    first: list[dict[str, float]] = []
-    for _ in range(FIRST_ROUNDS):
-        context, page = open_page(browser, url)
-        first.append(page.evaluate(PHASES))
-        context.close()
-    context, page = open_page(browser, url)
+def one_round(browser: Browser, base: str, model: str, text: str, k: int) -> dict[str, Any]:
+    """A first draw in a fresh context, then one typed character and a few pins on that page."""
+    context, page = open_page(browser, f"{base}/?model={model}&text={quote(text)}")
+    first = page.evaluate(PHASES)
     view = page.evaluate("document.querySelector('#view-tabs [aria-selected=true]')?.textContent ?? '?'")
-    typed = [page.evaluate(TYPE, ch) for ch in "xyz"[:TYPE_ROUNDS]]
-    pins: dict[str, list[list[float]]] = {"heatmap": page.evaluate(PIN, ["heatmap", PIN_ROUNDS])}
+    typed = page.evaluate(TYPE, "xyzw"[k % 4])
+    pins = {"heatmap": page.evaluate(PIN, ["heatmap", PINS_PER_ROUND])}
     if page.locator(".text-body .ch").count():
-        pins["text"] = page.evaluate(PIN, ["text", PIN_ROUNDS])
+        pins["text"] = page.evaluate(PIN, ["text", PINS_PER_ROUND])
     context.close()
     return {"view": view, "first": first, "typed": typed, "pins": pins}
+
+
+def measure(browser: Browser, bases: list[str], model: str, text: str) -> list[dict[str, Any]]:
+    """Per checkout, ROUNDS rounds, run A, B, A, B, …: a shared machine's drift hits them alike."""
+    results: list[dict[str, Any]] = [{"first": [], "typed": [], "pins": {}} for _ in bases]
+    for k in range(ROUNDS):
+        for base, r in zip(bases, results, strict=True):
+            one = one_round(browser, base, model, text, k)
+            r["view"] = one["view"]
+            r["first"].append(one["first"])
+            r["typed"].append(one["typed"])
+            for target, pairs in one["pins"].items():
+                r["pins"].setdefault(target, []).extend(pairs)
+    return results
 
 
 def med(values: list[float | None]) -> str:
@@ -198,38 +209,49 @@ def rows(model: str, text: str, r: dict[str, Any]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--root", type=Path, default=ROOT, help="the checkout to serve (default: this one)")
-    parser.add_argument("--label", default="", help="names the results file and the table")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        action="append",
+        help="a checkout to serve; repeat it to measure several, interleaved (default: this one)",
+    )
     args = parser.parse_args()
-    root = args.root.resolve()
-    label = args.label or "this checkout"
-    slug = re.sub(r"[^a-z0-9]+", "-", args.label.lower()).strip("-")
-    commit = subprocess.run(
-        ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
-    proc, base = serve(root, RESULTS / f"pagedraw-data{'-' + slug if slug else ''}")
+    roots = [r.resolve() for r in args.root or [ROOT]]
+    names = []
+    for root in roots:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+        names.append(f"{root} ({commit or '?'})")
+    servers = [serve(root, RESULTS / f"pagedraw-data-{k}") for k, root in enumerate(roots)]
     results = []
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
             for model, text in CASES:
-                results.append((model, text, measure(browser, base, model, text)))
+                results.append((model, text, measure(browser, [url for _, url in servers], model, text)))
             browser.close()
     finally:
-        stop(proc)
+        for proc, _ in servers:
+            stop(proc)
+    load = " / ".join(f"{x:.2f}" for x in os.getloadavg())
     lines = [
-        f"# The page's first draw and redraws, {label} ({root}, {commit or '?'}), Chromium, 1280×800",
+        "# The page's first draw and redraws, Chromium headless, 1280×800",
         "",
-        "Median milliseconds. First draw: from navigation; the run asked at, its request (server and "
-        "network), then decoding and drawing to the frame after. Typing: from the input event "
-        f"(the page waits {DEBOUNCE_MS} ms before it asks). Pin: from the click to the next frame.",
+        f"Load average after (1 / 5 / 15 min): {load}. Median milliseconds over {ROUNDS} rounds "
+        "per checkout, interleaved. First draw: from navigation; the run asked at, its request "
+        "(server and network), then decoding and drawing to the frame after. Typing: from the "
+        f"input event (the page waits {DEBOUNCE_MS} ms before it asks). Pin: from the click to "
+        "the next frame.",
         "",
-        "| case | event | drawn, ms | run asked at, ms | run's request, ms | then to drawn, ms | rounds |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| checkout | case | event | drawn, ms | run asked at, ms | run's request, ms | "
+        "then to drawn, ms | n |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
     ]
-    for model, text, r in results:
-        lines += rows(model, text, r)
-    path = write(f"pagedraw{'-' + slug if slug else ''}.md", lines)
+    for model, text, per_root in results:
+        for name, r in zip(names, per_root, strict=True):
+            lines += [f"| {name} {row}" for row in rows(model, text, r)]
+    path = write("pagedraw.md", lines)
     print("\n".join(lines))
     print(f"(written to {path})")
 

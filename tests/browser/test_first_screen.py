@@ -103,8 +103,9 @@ def test_on_a_phone_python_chars_text_itself_starts_within_the_first_screen(
         assert first is not None
         assert first["y"] + first["height"] <= PHONE["height"], f"the text starts at y = {first['y']:.0f}"
         # the tabs scroll sideways in one row there: the chosen one is brought into sight
-        tab = small.locator("#tab-text").bounding_box()
-        assert tab is not None and tab["x"] >= 0 and tab["x"] + tab["width"] <= PHONE["width"], tab
+        tab = "document.getElementById('tab-text').getBoundingClientRect()"
+        in_sight = f"(r => r.left >= 0 && r.right <= innerWidth)({tab})"
+        small.wait_for_function(in_sight, timeout=2000)  # at the frame after the view is drawn
         assert small.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         look(small, "first-screen-python-chars-390x844-text")
 

@@ -34,7 +34,7 @@ export function renderViews(els, ctx, chooseView) {
     }),
   );
   els.viewAbout.textContent = active.about;
-  if (active !== drawnView) showTab(els.viewTabs, els.viewTabs.querySelector('[aria-selected="true"]'));
+  if (active !== drawnView) showTab(els.viewTabs);
   // keep the keyboard where it was, even across a drawing that waits for the server (the element
   // comes back once the answer is in)
   if (els.viewBody.contains(document.activeElement) && document.activeElement.id) {
@@ -52,9 +52,14 @@ export function renderViews(els, ctx, chooseView) {
   if (back && els.viewBody.contains(back)) back.focus();
 }
 
-// A phone's tabs are one row that scrolls sideways (style.css): bring the chosen one into it,
-// without scrolling the page (scrollIntoView would). Only when the view changes: it lays out.
-function showTab(row, tab) {
-  if (!tab || row.scrollWidth <= row.clientWidth) return;
-  row.scrollLeft = tab.offsetLeft - row.offsetLeft - (row.clientWidth - tab.offsetWidth) / 2;
+// A phone's tabs are one row that scrolls sideways (style.css's breakpoint): bring the chosen
+// one into it, without scrolling the page (scrollIntoView would). Only when the view changes, and
+// at the next frame, once the view is drawn: reading the row's sizes lays the page out.
+const NARROW = matchMedia("(max-width: 600px)");
+function showTab(row) {
+  if (!NARROW.matches) return;
+  requestAnimationFrame(() => {
+    const tab = row.querySelector('[aria-selected="true"]'); // the tabs are drawn anew each time
+    if (tab && row.scrollWidth > row.clientWidth) row.scrollLeft = tab.offsetLeft - row.offsetLeft - (row.clientWidth - tab.offsetWidth) / 2;
+  });
 }
