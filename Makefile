@@ -59,6 +59,7 @@ bench: install-test chromium
 	$(BIN)/python -m benchmarks.serve
 	$(BIN)/python -m benchmarks.redraw
 	$(BIN)/python -m benchmarks.transfer
+	$(BIN)/python -m benchmarks.pagedraw
 	$(BIN)/python -m benchmarks.queue
 	$(BIN)/python -m benchmarks.analyze
 	$(BIN)/python -m benchmarks.train
