@@ -214,6 +214,7 @@ export class Panel {
     // the cells a robust scale clips: a dot in each, on a canvas of 3 × 3 pixels per cell
     this.marks = el("canvas", "clips");
     this.marks.hidden = true;
+    this.marks.setAttribute("aria-hidden", "true"); // marks on the heatmap, which has the name
     this.frame.append(this.canvas, this.marks, this.vline, this.hline, this.pin);
     this.yaxis = el("div", "yaxis");
     this.xaxis = el("div", "xaxis");
