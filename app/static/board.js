@@ -96,7 +96,8 @@ export class Board {
     this.onZoom(writeZoom(win));
     cancelAnimationFrame(this.frame);
     this.frame = requestAnimationFrame(() => {
-      for (const panel of this.panels) panel.view(this.win);
+      for (const panel of this.panels) panel.view(this.win, false);
+      this.labelSteps();
     });
   }
 
@@ -112,8 +113,11 @@ export class Board {
     if (dt || dr) this.zoom.pan(dt, dr);
   }
 
+  // Every panel's step labels: their widths read first, then the labels written, so that the
+  // page is laid out once, not once per panel.
   labelSteps() {
-    for (const panel of this.panels) panel.labelSteps();
+    const widths = this.panels.map((panel) => panel.frame.clientWidth);
+    this.panels.forEach((panel, k) => panel.labelSteps(widths[k]));
   }
 
   // Mark the state's pinned cell and write the readout: {layer, t, unit} when one is pinned

@@ -295,7 +295,9 @@ export class Panel {
   }
 
   // Show window `win` (null: the whole run): paint only its cells, label its rows and steps.
-  view(win) {
+  // steps: false leaves the step labels to the caller (board.js labels every panel's after
+  // reading all their widths at once: one layout, not one per panel).
+  view(win, steps = true) {
     this.win = win;
     const { t0, t1, r0, r1 } = this.shown();
     const [T, H] = [t1 - t0 + 1, r1 - r0 + 1];
@@ -313,7 +315,7 @@ export class Panel {
     this.frame.style.height = `${H * rowHeight}px`;
     this.rowHeight = rowHeight;
     this.labelUnits();
-    this.labelSteps();
+    if (steps) this.labelSteps();
     this.cursor(...(this.cursorAt ?? [null, null]));
     this.pinAt(...(this.pinnedAt ?? [null, null]));
   }
@@ -345,11 +347,12 @@ export class Panel {
     }
   }
 
-  // Tokens under their columns when they fit, else step numbers every few steps.
-  labelSteps() {
+  // Tokens under their columns when they fit, else step numbers every few steps. frameWidth: the
+  // frame's width in CSS pixels, when the caller has read it.
+  labelSteps(frameWidth = this.frame.clientWidth) {
     const { t0, t1 } = this.shown();
     const T = t1 - t0 + 1;
-    const width = this.frame.clientWidth || T * SIZES.maxCellWidth;
+    const width = frameWidth || T * SIZES.maxCellWidth;
     const { ticks, numbers } = stepLabels(this.tokens.slice(t0, t1 + 1), width / T, undefined, t0);
     this.xaxis.replaceChildren();
     this.xaxis.classList.toggle("numbers", numbers);
