@@ -117,7 +117,9 @@ export class Board {
   // page is laid out once, not once per panel.
   labelSteps() {
     const widths = this.panels.map((panel) => panel.frame.clientWidth);
-    this.panels.forEach((panel, k) => panel.labelSteps(widths[k]));
+    this.panels.forEach((panel, k) => {
+      panel.labelSteps(widths[k]);
+    });
   }
 
   // Mark the state's pinned cell and write the readout: {layer, t, unit} when one is pinned
