@@ -294,3 +294,15 @@ def test_screenshot_zoomed_python_chars(page: Page) -> None:
     shoot(page, "zoom-python-chars")
     page.evaluate("document.querySelector('.zoombar').scrollIntoView()")
     page.screenshot(path=str(shoot(page, "zoom-python-chars").with_name("zoom-python-chars-screen.png")))
+
+
+def test_an_arrow_key_past_the_window_pans_it_to_the_pinned_cell(page: Page) -> None:
+    open_chars(page, "&zoom=40-79,24-47&layer=0&t=79&unit=47")
+    page.focus("#heatmaps")
+    page.keyboard.press("ArrowRight")
+    zoom = wait_zoom(page, "40-79,24-47")
+    assert zoom == "41-80,24-47"
+    page.keyboard.press("ArrowDown")
+    zoom = wait_zoom(page, zoom)
+    assert zoom == "41-80,25-48"
+    assert (query_of(page)["t"], query_of(page)["unit"]) == (["80"], ["48"])
