@@ -17,8 +17,8 @@ BELOW = {
     "engine": set(),
     "models": {"engine"},
     "train": {"engine"},
-    "service": {"engine", "models"},
-    "web": {"engine", "models", "service"},
+    "service": {"engine", "models", "train"},  # trainings run the trainer in worker processes
+    "web": {"engine", "models", "train", "service"},
 }
 
 

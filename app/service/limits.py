@@ -32,6 +32,25 @@ class Limits(BaseModel):
         200_000, ge=1, description="longest text POST /api/analyze summarises, in steps"
     )
     max_patterns: int = Field(8, ge=0, description="most regular expressions one analysis correlates with")
+    trainings_at_once: int = Field(2, ge=0, description="trainings running at once in one server process")
+    trainings_per_client: int = Field(1, ge=1, description="trainings one client address may run at once")
+    max_train_steps: int = Field(20_000, ge=1, description="most steps one training may take")
+    max_train_hidden: int = Field(64, ge=1, description="largest hidden size a training may have")
+    max_train_batch: int = Field(128, ge=1, description="most sequences in one training step's batch")
+    max_train_text: int = Field(
+        100_000,
+        ge=420,
+        description="longest text a 'predict the next character' training reads, in characters",
+    )
+    train_snapshots: int = Field(
+        200, ge=2, description="snapshots one training keeps (beyond, every other older one is let go)"
+    )
+    train_keep_seconds: float = Field(
+        600, gt=0, description="how long an ended training's snapshots are kept for saving and showing"
+    )
+    train_abandon_seconds: float = Field(
+        15, gt=0, description="a training nobody watches (no event stream open) is stopped after this"
+    )
     pattern_timeout_seconds: float = Field(
         0.5, gt=0, description="longest one pattern may take to match over the text before it is refused"
     )

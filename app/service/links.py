@@ -20,7 +20,7 @@ from pydantic import ConfigDict, Field, create_model, field_validator
 
 from app.models import zoo
 from app.refusal import Conflict, Full, Invalid, NotFound, Refusal, TooLarge
-from app.service import limits, pins, preview, resolve, run, spec
+from app.service import limits, pins, preview, resolve, run, spec, trainings
 from app.service.limits import Limits
 from app.service.requests import RunRequest, validated
 from app.service.resolve import Resolved
@@ -134,6 +134,13 @@ def create(state: LinkState, s: Limits, store: Store) -> dict[str, Any]:
     """Check the state as the page would show it (its run, B's run in the compare view, the step,
     unit and layer it points at), pin its model, store it: {id, url, created, state}."""
     _check_unicode(state)
+    for key, model_id in (("model", state.model), ("model2", state.model2)):
+        if model_id and model_id.startswith(trainings.PREFIX):  # a link must outlive the training
+            raise Invalid(
+                f"{key}: {model_id!r} is a snapshot of a training, kept only while the training is: "
+                "save it (POST /api/train/{id}/model) and share the saved model",
+                [key],
+            )
     m = resolve.find_model(state.model, s, store, state.pin)
     if m.reads_text and state.inputs is not None:
         raise Invalid(f"model {m.id!r} reads text: give 'text', not 'inputs'", ["inputs"])

@@ -240,6 +240,38 @@ class AnalyzeRequest(BaseModel):
     )
 
 
+class TrainRequest(BaseModel):
+    """A training to start: a toy task (or "text": predict the next character of `text`), the
+    model's size and seed, and the recipe. Settings left out are the task's recipe's (those of
+    the model Gatescope ships), or for "text" a small language model's."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)  # false is no number
+
+    task: Literal["reset-count", "bracket-depth", "recall", "parity", "text"] = Field(
+        examples=["reset-count"]
+    )
+    text: str | None = Field(None, description='the text to predict, for task "text" only')
+    hidden: int | None = Field(None, ge=1, description="hidden size H (at most GATESCOPE_MAX_TRAIN_HIDDEN)")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="the same seed and settings give the same weights")
+    steps: int | None = Field(None, ge=1, description="training steps (at most GATESCOPE_MAX_TRAIN_STEPS)")
+    batch: int = Field(32, ge=1, description="sequences per step (at most GATESCOPE_MAX_TRAIN_BATCH)")
+    lr: float | None = Field(None, gt=0, le=1, description="Adam's learning rate")
+    schedule: Literal["constant", "cosine"] | None = Field(None, description="of the learning rate")
+    forget_bias: float | None = Field(
+        None, ge=-10, le=10, description="added to the forget gates' bias at initialisation (0 or 1, say)"
+    )
+    recurrent_decay: float | None = Field(
+        None, ge=0, le=1000, description="decoupled weight decay on weight_hh (0: off)"
+    )
+    snapshot_every: int = Field(10, ge=1, le=10_000, description="steps between snapshots")
+
+    @field_validator("hidden", "seed", "steps", "batch", "snapshot_every", mode="before")
+    @classmethod
+    def _whole(cls, v: Any) -> Any:
+        # JSON's 5.0 is the integer 5, as JSON Schema's "integer" says; strict mode alone refuses it.
+        return int(v) if isinstance(v, float) and v.is_integer() else v
+
+
 class StepRequest(RunRequest):
     """A run, and the one step (and layer) to explain; `include` and `retention_from` play no part."""
 

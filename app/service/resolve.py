@@ -12,7 +12,7 @@ import numpy as np
 from app.engine import lstm
 from app.models import upload, zoo
 from app.refusal import Invalid, NotFound, Refusal, where
-from app.service import limits, pins
+from app.service import limits, pins, trainings
 from app.service.limits import Limits
 from app.service.requests import MAX_ABS, RunRequest
 from app.service.store import Store
@@ -60,6 +60,8 @@ def find_model(model_id: str, s: Limits, models: Store | None = None, pin: str |
     shape = zoo.random_shape(model_id)
     if shape is not None:
         limits.check_size(shape[0], shape[1], s, ["model"])
+    if model_id.startswith(trainings.PREFIX):
+        return trainings.snapshot_model(model_id)
     try:
         if model_id.startswith("up-") and models is not None:
             stored = models.get_model(model_id)

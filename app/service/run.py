@@ -68,7 +68,8 @@ def group_of(m: zoo.Model) -> str:
 def _known_task(m: zoo.Model) -> str | None:
     """The built-in task whose truth app.engine.targets knows for this model, else None."""
     task = (m.card or {}).get("task")
-    return task if task in truth.TASKS and m.id == task and m.vocab is not None else None
+    ours = m.id == task or (m.card or {}).get("trained_in") == "page"  # shipped, or trained in the page
+    return task if task in truth.TASKS and ours and m.vocab is not None else None
 
 
 def tokens_for(x: np.ndarray) -> list[str]:

@@ -74,9 +74,51 @@ def evaluate(
 ) -> float:
     """Accuracy over the kept steps of held-out sequences."""
     rng = np.random.default_rng(seed + HELD_OUT_SEED_OFFSET)
-    tokens, targets, mask = task.draw(rng, sequences, length or task.length)
+    tokens, targets, mask = (task.held_out or task.draw)(rng, sequences, length or task.length)
     result = loss_and_grads(params, task.one_hot(tokens), targets, mask)
     return result.correct / result.counted
+
+
+class Stepper:
+    """A training from scratch, advanced one step at a time: the loop of `train`, which the page's
+    trainings (app.train.worker) drive too, so that the same arguments give the same weights at
+    every step, whoever drives it. `params` are updated in place."""
+
+    def __init__(
+        self,
+        task: Task,
+        hidden: int,
+        seed: int,
+        steps: int,
+        batch: int = 32,
+        layers: int = 1,
+        lr: float = 1e-2,
+        clip: float = 1.0,
+        forget_bias: float = 0.0,
+        recurrent_decay: float = 0.0,
+        schedule: str = "constant",
+    ):
+        self.task, self.steps, self.batch, self.clip = task, steps, batch, clip
+        self.lr, self.schedule = lr, schedule
+        self.params = init_params(task, hidden, layers, seed, forget_bias)
+        decay = {f"weight_hh_l{k}": recurrent_decay for k in range(layers)} if recurrent_decay else {}
+        self.opt = Adam(self.params, lr=lr, decay=decay)
+        self.rng = np.random.default_rng(seed)
+        self.step = 0  # steps taken
+
+    def advance(self) -> float:
+        """One step (a batch, BPTT, clipping, Adam); its training loss."""
+        self.step += 1
+        tokens, targets, mask = self.task.draw(self.rng, self.batch, self.task.length)
+        result = loss_and_grads(self.params, self.task.one_hot(tokens), targets, mask)
+        clip_by_norm(result.grads, self.clip)
+        self.opt.lr = learning_rate(self.lr, self.step, self.steps, self.schedule)
+        self.opt.step(self.params, result.grads)
+        return result.loss
+
+
+EVAL_EVERY = 50  # steps between held-out evaluations while training
+EVAL_SEQUENCES = 128  # held-out sequences per evaluation while training (512 for the final figure)
 
 
 def train(
@@ -100,33 +142,25 @@ def train(
     recurrent_decay shrinks every weight_hh by the factor 1 − lr·recurrent_decay after each step
     (decoupled weight decay): the gates then depend on h_{t-1} only where the task needs it, and
     a cell that merely counts or stores shows f ≈ 1 and i ≈ 0 wherever its input says so."""
-    params = init_params(task, hidden, layers, seed, forget_bias)
-    decay = {f"weight_hh_l{k}": recurrent_decay for k in range(layers)} if recurrent_decay else {}
-    opt = Adam(params, lr=lr, decay=decay)
-    rng = np.random.default_rng(seed)
+    run = Stepper(task, hidden, seed, steps, batch, layers, lr, clip, forget_bias, recurrent_decay, schedule)
     start = time.perf_counter()
     losses: list[float] = []
     history: list[tuple[int, float, float]] = []
     step = 0
     for step in range(1, steps + 1):
-        tokens, targets, mask = task.draw(rng, batch, task.length)
-        result = loss_and_grads(params, task.one_hot(tokens), targets, mask)
-        clip_by_norm(result.grads, clip)
-        opt.lr = learning_rate(lr, step, steps, schedule)
-        opt.step(params, result.grads)
-        losses.append(result.loss)
-        if step % 50 == 0 or step == steps:
-            accuracy = evaluate(params, task, seed, sequences=128)
+        losses.append(run.advance())
+        if step % EVAL_EVERY == 0 or step == steps:
+            accuracy = evaluate(run.params, task, seed, sequences=EVAL_SEQUENCES)
             history.append((step, float(np.mean(losses[-50:])), accuracy))
             if report:
                 report(Progress(step, steps, history[-1][1], accuracy, time.perf_counter() - start))
             if target is not None and accuracy >= target:
                 break
     return Trained(
-        params=params,
+        params=run.params,
         steps=step,
         loss=float(np.mean(losses[-50:])),
-        accuracy=evaluate(params, task, seed),
+        accuracy=evaluate(run.params, task, seed),
         seconds=time.perf_counter() - start,
         history=history,
     )

@@ -41,6 +41,9 @@ class Task:
     properties: Callable[[np.ndarray, np.ndarray], dict[str, np.ndarray]] = lambda tok, tgt: {}
     example: str = ""  # a sequence that shows the trained model off in the page
     recipe: Recipe = Recipe()
+    # Held-out batches, where they come from elsewhere than training's (a text's last part); None:
+    # from `draw` itself, with a generator of their own (app.train.loop.evaluate).
+    held_out: Callable[[np.random.Generator, int, int], Batch] | None = None
 
     def one_hot(self, tokens: np.ndarray) -> np.ndarray:
         return np.eye(len(self.vocab))[tokens]  # (T, B, V)

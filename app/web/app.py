@@ -14,14 +14,15 @@ from fastapi.staticfiles import StaticFiles
 from threadpoolctl import threadpool_limits
 
 from app.service.links import LinkState
-from app.service.requests import MAX_PATTERN_LENGTH, AnalyzeRequest, RunRequest, StepRequest
+from app.service.requests import MAX_PATTERN_LENGTH, AnalyzeRequest, RunRequest, StepRequest, TrainRequest
 from app.service.store import Store
+from app.service.trainings import Trainings
 from app.web import errors
 from app.web.compute import ComputeQueue
 from app.web.headers import HeaderLimit, SecurityHeaders
 from app.web.middleware import BodyLimit, UploadGate
 from app.web.ratelimit import RateLimit
-from app.web.routes import analyze, api, pages, uploads
+from app.web.routes import analyze, api, pages, train, uploads
 from app.web.routes import links as links_routes
 from app.web.settings import Settings, get_settings
 
@@ -39,6 +40,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.analyses = ComputeQueue(s.analyses_at_once, s.analyses_queued, s.analyze_deadline_seconds)
     app.state.reads = CapacityLimiter(s.read_slots)
     yield
+    app.state.trainings.close()
     app.state.store.close()
 
 
@@ -60,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = Store(settings.data_dir, settings.database_url, settings.max_store_bytes)
+    app.state.trainings = Trainings(settings)
     app.state.link_limit = RateLimit(
         settings.links_per_minute, settings.rate_limit_addresses, "new links", "GATESCOPE_LINKS_PER_MINUTE"
     )
@@ -75,9 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(api.router)
     app.include_router(analyze.router)
+    app.include_router(train.router)
     app.include_router(uploads.router)
     app.include_router(links_routes.router)
-    api.document_bodies(app, RunRequest, StepRequest, LinkState, AnalyzeRequest)
+    api.document_bodies(app, RunRequest, StepRequest, LinkState, AnalyzeRequest, TrainRequest)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
     app.add_middleware(
