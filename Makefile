@@ -39,10 +39,11 @@ postgres:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql; }
 
-test: install-test chromium postgres
+test: install-test chromium postgres node_modules/.installed
 	$(BIN)/pytest
 
-# Biome lints the page's JavaScript (biome.json): the exact version package-lock.json pins.
+# Node packages at the exact versions package-lock.json pins: Biome lints the page's JavaScript
+# (biome.json); axe-core audits the page's accessibility in tests/browser/test_accessibility.py.
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
@@ -59,8 +60,10 @@ bench: install-test chromium
 	$(BIN)/python -m benchmarks.serve
 	$(BIN)/python -m benchmarks.redraw
 	$(BIN)/python -m benchmarks.transfer
+	$(BIN)/python -m benchmarks.pagedraw
 	$(BIN)/python -m benchmarks.queue
 	$(BIN)/python -m benchmarks.analyze
+	$(BIN)/python -m benchmarks.train
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache node_modules

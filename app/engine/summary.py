@@ -5,7 +5,7 @@ running statistics and then dropped.
 Per layer and unit: how often f, i and o are below 0.1 ("left-saturated") and above 0.9
 ("right-saturated"), as in Karpathy, Johnson and Fei-Fei (2015), Figure 3; the mean and standard
 deviation of c and h; and the sums Pearson's r of c and h with each label series needs (Σx, Σx²,
-Σy, Σy², Σxy), all in float64.
+Σy, Σy², Σxy), all in float64; and where each unit's h is largest (app.engine.peaks).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from app.engine.lstm import forward
+from app.engine.peaks import Peaks
 from app.engine.trace import LayerTrace
 from app.engine.weights import shape_of
 
@@ -42,9 +43,12 @@ class Summary:
     sxy: dict[str, np.ndarray] = field(default_factory=dict)
     sy: np.ndarray = field(default_factory=lambda: np.zeros(0))
     syy: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # the steps where each unit's |h| peaks, fed in reading order (backwards when reversed)
+    peaks: Peaks = field(init=False)
 
     def __post_init__(self) -> None:
         H, L = self.hidden_size, self.labels
+        self.peaks = Peaks(H)
         for g in SATURATING:
             self.left[g] = np.zeros(H, dtype=np.int64)
             self.right[g] = np.zeros(H, dtype=np.int64)
@@ -66,6 +70,17 @@ class Summary:
             self.sxy[s] += y.T @ x
         self.sy += y.sum(axis=0)
         self.syy += np.einsum("tl,tl->l", y, y)
+        self.peaks.feed(tr.h[::-1] if self.direction == "backward" else tr.h)
+
+    def passages(self) -> tuple[np.ndarray, np.ndarray]:
+        """After the last chunk: each unit's peaks of |h|, the largest first, as steps (K, H) (−1
+        where a unit has fewer than K) and h around them (K, H, 2·RADIUS + 1), in time order, NaN
+        off the sequence."""
+        at, windows = self.peaks.at, self.peaks.windows
+        if self.direction == "backward":  # read last to first: positions and windows turned back
+            at = np.where(at < 0, -1, self.steps - 1 - at)
+            windows = windows[:, :, ::-1]
+        return at, windows
 
     def fraction(self, side: str, gate: str) -> np.ndarray:
         """The share of steps where `gate` is left- (below 0.1) or right-saturated (above 0.9), (H,)."""
@@ -134,4 +149,6 @@ def summarise(
         for k, tr in enumerate(traces):
             summaries[k].add(tr, y[start:stop])
             h[k], c[k] = tr.h[last], tr.c[last]
+    for sm in summaries:
+        sm.peaks.finish()
     return summaries

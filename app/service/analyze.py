@@ -1,6 +1,7 @@
 """POST /api/analyze without HTTP: a character model run over a long text (app.engine.summary), and
-its units' saturation, spread and correlations with the text's labels (app.service.labels), shaped
-as the answer. No T × H array is kept or sent."""
+its units' saturation, spread, correlations with the text's labels (app.service.labels) and the
+passages where each is most active (app.service.passages), shaped as the answer.
+No T × H array is kept or sent."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from app.engine import summary
 from app.models import zoo
 from app.refusal import Invalid
 from app.service import labels as label_series
+from app.service import passages
 from app.service.limits import Limits
 from app.service.requests import AnalyzeRequest
 from app.service.resolve import find_model, one_hot, vocab_columns
@@ -82,13 +84,13 @@ def analyze(req: AnalyzeRequest, s: Limits, models: Store | None = None) -> dict
     return {
         "model": m.id,
         "steps": len(cols),
-        "layers": [_layer(sm, used.names) for sm in summaries],
+        "layers": [_layer(sm, used.names, req.text) for sm in summaries],
         "labels": used.names,
         "skipped": used.skipped,
     }
 
 
-def _layer(sm: summary.Summary, names: list[str]) -> dict[str, Any]:
+def _layer(sm: summary.Summary, names: list[str], text: str) -> dict[str, Any]:
     return {
         "direction": sm.direction,
         "saturation": {
@@ -96,6 +98,7 @@ def _layer(sm: summary.Summary, names: list[str]) -> dict[str, Any]:
         },
         "stats": {st: {"mean": sm.mean(st).tolist(), "std": sm.std(st).tolist()} for st in summary.STATES},
         "correlations": ranked(sm, names),
+        "passages": passages.passages(sm, text),
     }
 
 

@@ -245,7 +245,7 @@ class TrainRequest(BaseModel):
     model's size and seed, and the recipe. Settings left out are the task's recipe's (those of
     the model Gatescope ships), or for "text" a small language model's."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)  # false is no number
 
     task: Literal["reset-count", "bracket-depth", "recall", "parity", "text"] = Field(
         examples=["reset-count"]
@@ -264,6 +264,12 @@ class TrainRequest(BaseModel):
         None, ge=0, le=1000, description="decoupled weight decay on weight_hh (0: off)"
     )
     snapshot_every: int = Field(10, ge=1, le=10_000, description="steps between snapshots")
+
+    @field_validator("hidden", "seed", "steps", "batch", "snapshot_every", mode="before")
+    @classmethod
+    def _whole(cls, v: Any) -> Any:
+        # JSON's 5.0 is the integer 5, as JSON Schema's "integer" says; strict mode alone refuses it.
+        return int(v) if isinstance(v, float) and v.is_integer() else v
 
 
 class StepRequest(RunRequest):

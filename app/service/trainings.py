@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 ENDED = ("finished", "stopped", "failed")
 STOP_WITHIN = 1.0  # seconds a worker has to end by itself once told to stop, before it is killed
+SWEEP_EVERY = 1.0  # seconds between looks for trainings to stop or let go
 PREFIX = "tr-"  # of a snapshot's model id: tr-<training id>-<step>
 TEXT_RECIPE = texttask.text_task("ab" * 210).recipe  # the recipe of every "text" task
 
@@ -115,6 +116,7 @@ class Training:
         self.final_accuracy: float | None = None  # on 512 held-out sequences, once finished
         self.snapshots: list[Snapshot] = []
         self.listeners = 0
+        self.stopping = False  # told to stop: a timer kills it if it has not ended a second later
         self.lock = threading.Lock()
         context = multiprocessing.get_context("spawn")  # never fork a threaded server
         self.conn, child = context.Pipe()
@@ -139,6 +141,8 @@ class Training:
                         self.state = "running"
                 elif kind == "state" and self.state not in ENDED:
                     self.state = rest[0]
+                elif kind == "stopped":
+                    self._end("stopped")
                 elif kind == "finished":
                     self.final_accuracy = rest[0]
                     self._end("finished")
@@ -174,8 +178,9 @@ class Training:
     def stop(self) -> None:
         """Tell the worker to stop; kill it if it has not ended within STOP_WITHIN seconds."""
         with self.lock:
-            if self.state in ENDED:
+            if self.state in ENDED or self.stopping:
                 return
+            self.stopping = True
         with contextlib.suppress(BrokenPipeError, OSError):
             self.conn.send("stop")
         threading.Timer(STOP_WITHIN, self._kill).start()
@@ -266,7 +271,14 @@ class Trainings:
         self.limits = s
         self.items: dict[str, Training] = {}
         self.lock = threading.Lock()
+        self.closed = threading.Event()
+        # Sweeps even when nobody asks: a training started and never watched must still be stopped.
+        threading.Thread(target=self._sweeping, name="trainings' sweeper", daemon=True).start()
         LIVE.append(self)
+
+    def _sweeping(self) -> None:
+        while not self.closed.wait(SWEEP_EVERY):
+            self.sweep()
 
     def start(self, req: TrainRequest, client: str) -> Training:
         settings = settings_of(req, self.limits)
@@ -326,6 +338,7 @@ class Trainings:
                     self.items.pop(t.id, None)
 
     def close(self) -> None:
+        self.closed.set()
         for t in list(self.items.values()):
             t.stop()
         if self in LIVE:

@@ -15,7 +15,7 @@ export const SIZES = {
   yAxisWidth: 34, // CSS pixels of the unit labels; style.css's .plot uses the same
   panelHeight: 220, // CSS pixels a heatmap aims for; rows are at least 1 and at most maxRowHeight
   maxRowHeight: 18,
-  minLabelWidth: 9, // below this many CSS pixels per step, tokens are labelled every few steps
+  minLabelWidth: 7, // below this many CSS pixels per step, tokens are labelled every few steps
   debounceMs: 200,
 };
 

@@ -3,6 +3,9 @@
 // The colour tables, painting and label rules are exported so that export.js draws the same.
 
 import { BLUE_RED, SIZES, TOKEN_SHOWN, VIRIDIS } from "./config.js";
+import { C_SCALES, clippedCells } from "./cscale.js";
+
+export { C_SCALES, OUTLIER, cScale, clippedCells, colourRange } from "./cscale.js";
 
 function lut(stops, n = 256) {
   const rgb = stops.map((hex) => [1, 3, 5].map((k) => parseInt(hex.slice(k, k + 2), 16)));
@@ -31,18 +34,22 @@ function el(tag, className, text) {
 // Paint T × H values into a T × H canvas (pixel (t, u) is values[t][u]), through a LUTS table.
 // rows (optional): the units to draw, in order: pixel (t, k) is then values[t][rows[k]].
 // unitHi (optional): unit u's own scale, ±unitHi[u], in place of lo..hi ("unit" scale of c).
-export function paint(canvas, values, lo, hi, colours, rows = null, unitHi = null) {
-  const T = values.length;
-  const H = rows ? rows.length : values[0].length;
+// win (optional, zoom.js): only steps t0..t1 of rows r0..r1, pixel (t − t0, row − r0); the
+// canvas must be that size. Painting only the window keeps a zoom into 2,000 × 128 fast.
+export function paint(canvas, values, lo, hi, colours, rows = null, unitHi = null, win = null) {
+  const R = rows ? rows.length : values[0].length;
+  const { t0, t1, r0, r1 } = win ?? { t0: 0, t1: values.length - 1, r0: 0, r1: R - 1 };
+  const T = t1 - t0 + 1;
+  const H = r1 - r0 + 1;
   const ctx = canvas.getContext("2d");
   const image = ctx.createImageData(T, H);
   const px = image.data;
   for (let row = 0; row < H; row++) {
-    const u = rows ? rows[row] : row;
+    const u = rows ? rows[row + r0] : row + r0;
     const [a, b] = unitHi ? [-unitHi[u], unitHi[u]] : [lo, hi];
     const scale = 255 / (b - a);
     for (let t = 0; t < T; t++) {
-      const k = Math.max(0, Math.min(255, Math.round((values[t][u] - a) * scale)));
+      const k = Math.max(0, Math.min(255, Math.round((values[t + t0][u] - a) * scale)));
       const p = (row * T + t) * 4;
       px[p] = colours[k * 3];
       px[p + 1] = colours[k * 3 + 1];
@@ -53,71 +60,6 @@ export function paint(canvas, values, lo, hi, colours, rows = null, unitHi = nul
   ctx.putImageData(image, 0, 0);
 }
 
-// The ends of a panel's colour scale: its fixed range, or for "symmetric" (the cell state, which
-// is unbounded) ±(largest |value| in the layer, at least 1), so that 0 is always white.
-export function colourRange(spec, layer) {
-  if (spec.range !== "symmetric") return spec.range;
-  const most = Math.max(1, ...layer[spec.key].map((row) => Math.max(...row.map(Math.abs))));
-  return [-most, most];
-}
-
-// The scales the cell state can be drawn on (URL key `scale`); robust unless the URL says.
-export const C_SCALES = {
-  robust: "robust: ±the 99th percentile of |c|, outlying units left out; cells beyond it clipped (dotted)",
-  unit: "per unit: each row on its own ±largest |c|",
-  fixed: "the layer's whole range: ±its largest |c| (at least 1)",
-};
-export const OUTLIER = 3; // a unit whose 99th-percentile |c| is over 3 × the median unit's is an outlier
-
-// The q-quantile of ascending numbers, linearly interpolated (numpy's default).
-function quantile(sorted, q) {
-  const x = (sorted.length - 1) * q;
-  const j = Math.floor(x);
-  return j + 1 < sorted.length ? sorted[j] + (sorted[j + 1] - sorted[j]) * (x - j) : sorted[j];
-}
-
-// The colour scale of a symmetric panel (c) on `scale`: {lo, hi, unitHi, scale}. robust: each
-// unit's 99th percentile of |c| over the steps; units more than OUTLIER × the median of those are
-// left out, and the largest of the rest is the range, so that one unit of |c| = 9 cannot wash out
-// units that stay within ±1 (its cells are clipped and marked). unit: ±each unit's own largest |c|.
-// fixed: today's ±(largest |c| in the layer, at least 1). Presentation only: no LSTM math.
-export function cScale(values, scale = "robust") {
-  if (scale === "fixed") {
-    const [lo, hi] = colourRange({ range: "symmetric", key: "v" }, { v: values });
-    return { lo, hi, unitHi: null, scale };
-  }
-  const H = values[0].length;
-  const peaks = [];
-  const p99 = [];
-  for (let u = 0; u < H; u++) {
-    const column = values.map((row) => Math.abs(row[u])).sort((a, b) => a - b);
-    peaks.push(column[column.length - 1]);
-    p99.push(quantile(column, 0.99));
-  }
-  if (scale === "unit") {
-    return { lo: -1, hi: 1, unitHi: peaks.map((m) => m || 1), scale };
-  }
-  const median = quantile([...p99].sort((a, b) => a - b), 0.5);
-  const kept = p99.filter((m) => m <= OUTLIER * median);
-  const most = Math.max(...(kept.length ? kept : p99));
-  const hi = most > 0 ? most : 1;
-  return { lo: -hi, hi, unitHi: null, scale: "robust" };
-}
-
-// The cells beyond a scale, as [t, row] pairs (rows in the order drawn).
-export function clippedCells(values, { lo, hi, unitHi }, rows = null) {
-  const out = [];
-  const H = rows ? rows.length : values[0].length;
-  for (let row = 0; row < H; row++) {
-    const u = rows ? rows[row] : row;
-    const [a, b] = unitHi ? [-unitHi[u], unitHi[u]] : [lo, hi];
-    for (let t = 0; t < values.length; t++) {
-      const v = values[t][u];
-      if (v > b || v < a) out.push([t, row]);
-    }
-  }
-  return out;
-}
 
 // The legend's colour bar: a 256 × 1 canvas from lo to hi, to be stretched.
 export function legendRamp(spec, lo, hi) {
@@ -174,16 +116,17 @@ function labelEvery(cellWidth, T) {
 
 // The labels under T columns `cell` pixels wide: [t, text] pairs, and whether they are step
 // numbers. Tokens when they fit (`fits(shown)`, when given, can say a wide token does not),
-// else step numbers every few steps.
-export function stepLabels(tokens, cell, fits = () => true) {
+// else step numbers every few steps. first: the step of the first column (a zoomed window's t0):
+// t stays the column, the numbers are the steps.
+export function stepLabels(tokens, cell, fits = () => true, first = 0) {
   const T = tokens.length;
   const shown = tokens.map(showToken);
   if (cell >= SIZES.minLabelWidth && shown.every(fits)) {
     return { ticks: shown.map((text, t) => [t, text]), numbers: false };
   }
-  const every = labelEvery(cell, T);
+  const every = labelEvery(cell, first + T);
   const ticks = [];
-  for (let t = 0; t < T; t += every) ticks.push([t, String(t)]);
+  for (let t = (every - (first % every)) % every; t < T; t += every) ticks.push([t, String(first + t)]);
   return { ticks, numbers: true };
 }
 
@@ -191,15 +134,30 @@ export function stepLabels(tokens, cell, fits = () => true) {
 export const rowHeightFor = (H) =>
   Math.max(1, Math.min(SIZES.maxRowHeight, Math.floor(SIZES.panelHeight / H)));
 
-// The units labelled beside rows `rowHeight` pixels tall: every one when there is room, else the ends.
-export const unitTicks = (H, rowHeight) =>
-  [...new Set(rowHeight >= 10 ? [...Array(H).keys()] : [0, H - 1])];
+// The rows labelled beside H rows `rowHeight` pixels tall: every one from 8 px (a zoomed window),
+// else every 2nd, 4th, 8th, … row, as often as labels 12 px apart allow, and the last row (in
+// place of the one before it when they would touch). 128 rows of 1 px: 0, 16, …, 112, 127.
+export const LABEL_GAP = 12;
+export function unitTicks(H, rowHeight) {
+  if (rowHeight >= 8) return [...Array(H).keys()];
+  let every = 2;
+  while (every * rowHeight < LABEL_GAP) every *= 2;
+  const rows = [];
+  for (let row = 0; row < H; row += every) rows.push(row);
+  if (rows[rows.length - 1] !== H - 1) {
+    if ((H - 1 - rows[rows.length - 1]) * rowHeight < LABEL_GAP && rows.length > 1) rows.pop();
+    rows.push(H - 1);
+  }
+  return rows;
+}
 
 export class Panel {
-  // spec: an entry of config PANELS; layer: its layer index; handlers: {hover, leave, click}.
+  // spec: an entry of config PANELS; layer: its layer index; handlers: {hover, leave, click, and
+  // zoom's (gestures.js): wheel, pinch, brush}.
   constructor(spec, layer, handlers) {
     this.spec = spec;
     this.layer = layer;
+    this.win = null; // the window shown (zoom.js), null: the whole run
     this.root = el("figure", "panel");
     this.root.dataset.gate = spec.key;
     this.root.dataset.layer = String(layer);
@@ -210,11 +168,13 @@ export class Panel {
     this.vline = el("div", "cross v");
     this.hline = el("div", "cross h");
     this.pin = el("div", "pin");
-    for (const node of [this.vline, this.hline, this.pin]) node.hidden = true;
+    this.brush = el("div", "brush");
+    for (const node of [this.vline, this.hline, this.pin, this.brush]) node.hidden = true;
     // the cells a robust scale clips: a dot in each, on a canvas of 3 × 3 pixels per cell
     this.marks = el("canvas", "clips");
     this.marks.hidden = true;
-    this.frame.append(this.canvas, this.marks, this.vline, this.hline, this.pin);
+    this.marks.setAttribute("aria-hidden", "true"); // marks on the heatmap, which has the name
+    this.frame.append(this.canvas, this.marks, this.vline, this.hline, this.pin, this.brush);
     this.yaxis = el("div", "yaxis");
     this.xaxis = el("div", "xaxis");
     // A 2 × 2 grid: unit labels beside the heatmap only, step labels under it only, so both
@@ -225,75 +185,119 @@ export class Panel {
     this.root.append(caption, this.plot, this.legendSlot);
 
     const at = (event) => {
-      const box = this.canvas.getBoundingClientRect();
-      const t = Math.floor(((event.clientX - box.left) / box.width) * this.T);
-      const row = Math.max(0, Math.min(this.H - 1, Math.floor(((event.clientY - box.top) / box.height) * this.H)));
-      return [Math.max(0, Math.min(this.T - 1, t)), this.order ? this.order[row] : row]; // the true unit
+      const [t, row] = this.cellAt(event.clientX, event.clientY).map(Math.floor);
+      return [t, this.order ? this.order[row] : row]; // the true unit
     };
     this.canvas.addEventListener("pointermove", (e) => handlers.hover(this.layer, ...at(e), e));
     this.canvas.addEventListener("pointerleave", () => handlers.leave());
-    this.canvas.addEventListener("click", (e) => handlers.click(this.layer, ...at(e)));
+    this.canvas.addEventListener("click", (e) => {
+      if (!this.swallow) handlers.click(this.layer, ...at(e));
+      this.swallow = false;
+    });
+  }
+
+  // The step and row (fractional, within the window) under client point (x, y).
+  cellAt(x, y) {
+    const box = this.canvas.getBoundingClientRect();
+    const { t0, t1, r0, r1 } = this.shown();
+    const fx = Math.max(0, Math.min(1 - 1e-9, (x - box.left) / box.width));
+    const fy = Math.max(0, Math.min(1 - 1e-9, (y - box.top) / box.height));
+    return [t0 + fx * (t1 - t0 + 1), r0 + fy * (r1 - r0 + 1)];
+  }
+
+  // The window drawn: this.win, or the whole run.
+  shown() {
+    return this.win ?? { t0: 0, t1: this.T - 1, r0: 0, r1: this.H - 1 };
   }
 
   // values: T × H nested arrays; range: [lo, hi], or the cell state's cScale (heatmap.js);
   // tokens: T labels; order (optional): the units drawn as rows, top to bottom (row k is unit
-  // order[k]; units left out are not drawn); pick(scale): the legend offers the choice of scale.
-  draw(values, range, tokens, order = null, pick = null) {
+  // order[k]; units left out are not drawn); pick(scale): the legend offers the choice of scale;
+  // win: the window shown (zoom.js), null: all of it.
+  draw(values, range, tokens, order = null, pick = null, win = null) {
+    this.values = values;
     this.T = values.length;
     this.order = order;
     this.H = order ? order.length : values[0].length; // rows drawn
     this.tokens = tokens;
-    this.canvas.width = this.T;
-    this.canvas.height = this.H;
     const scaled = Array.isArray(range) ? null : range;
     const [lo, hi] = scaled ? [scaled.lo, scaled.hi] : range;
-    paint(this.canvas, values, lo, hi, LUTS[this.spec.scale], order, scaled?.unitHi);
-    const clipped = scaled ? clippedCells(values, scaled, order) : [];
-    this.markClipped(clipped);
-    this.canvas.setAttribute("role", "img");
+    this.range = { lo, hi, unitHi: scaled?.unitHi ?? null };
+    this.clipped = scaled ? clippedCells(values, scaled, order) : [];
+    this.root.dataset.clipped = String(this.clipped.length);
     const rows = order ? `${this.H} of ${values[0].length} units, in the order chosen` : `${this.H} units`;
-    this.canvas.setAttribute("aria-label", `${this.spec.name}, layer ${this.layer}: ${this.T} time steps by ${rows}`);
-    const rowHeight = rowHeightFor(this.H);
-    this.plot.style.maxWidth = `${SIZES.yAxisWidth + this.T * SIZES.maxCellWidth}px`;
-    this.frame.style.height = `${this.H * rowHeight}px`;
-    this.rowHeight = rowHeight;
-    const says = scaled ? { scale: scaled.scale, clipped: clipped.length } : null;
+    this.about = `${this.spec.name}, layer ${this.layer}: ${this.T} time steps by ${rows}`;
+    this.canvas.setAttribute("role", "img");
+    const says = scaled ? { scale: scaled.scale, clipped: this.clipped.length } : null;
     this.legendSlot.replaceChildren(legend(this.spec, lo, hi, says, pick));
-    this.labelUnits();
-    this.labelSteps();
+    this.view(win);
   }
 
-  // A white dot at the centre of every clipped cell: its colour says "at least this far".
+  // Show window `win` (null: the whole run): paint only its cells, label its rows and steps.
+  // steps: false leaves the step labels to the caller (board.js labels every panel's after
+  // reading all their widths at once: one layout, not one per panel).
+  view(win, steps = true) {
+    this.win = win;
+    const { t0, t1, r0, r1 } = this.shown();
+    const [T, H] = [t1 - t0 + 1, r1 - r0 + 1];
+    this.canvas.width = T;
+    this.canvas.height = H;
+    const { lo, hi, unitHi } = this.range;
+    paint(this.canvas, this.values, lo, hi, LUTS[this.spec.scale], this.order, unitHi, win);
+    this.markClipped(this.clipped.filter(([t, row]) => t >= t0 && t <= t1 && row >= r0 && row <= r1));
+    const part = win ? `; steps ${t0}–${t1} and rows ${r0}–${r1} shown` : "";
+    this.canvas.setAttribute("aria-label", this.about + part);
+    this.root.dataset.window = win ? `${t0}-${t1},${r0}-${r1}` : "";
+    const rowHeight = rowHeightFor(H);
+    // zoomed, the panel takes its column's width: the window's cells grow instead
+    this.plot.style.maxWidth = win ? "" : `${SIZES.yAxisWidth + T * SIZES.maxCellWidth}px`;
+    this.frame.style.height = `${H * rowHeight}px`;
+    this.rowHeight = rowHeight;
+    this.labelUnits();
+    if (steps) this.labelSteps();
+    this.cursor(...(this.cursorAt ?? [null, null]));
+    this.pinAt(...(this.pinnedAt ?? [null, null]));
+  }
+
+  // A white dot at the centre of every clipped cell (steps and rows of the run, within the
+  // window): its colour says "at least this far".
   markClipped(cells) {
-    this.root.dataset.clipped = String(cells.length);
     this.marks.hidden = cells.length === 0;
     if (!cells.length) return;
-    this.marks.width = this.T * 3;
-    this.marks.height = this.H * 3;
+    const { t0, t1, r0, r1 } = this.shown();
+    this.marks.width = (t1 - t0 + 1) * 3;
+    this.marks.height = (r1 - r0 + 1) * 3;
     const ctx = this.marks.getContext("2d");
     ctx.fillStyle = "#ffffff";
-    for (const [t, row] of cells) ctx.fillRect(t * 3 + 1, row * 3 + 1, 1, 1);
+    for (const [t, row] of cells) ctx.fillRect((t - t0) * 3 + 1, (row - r0) * 3 + 1, 1, 1);
   }
 
   labelUnits() {
+    const { r0, r1 } = this.shown();
+    const H = r1 - r0 + 1;
     this.yaxis.replaceChildren();
-    if (this.H * this.rowHeight >= 48) this.yaxis.append(el("span", "axis-title", "unit")); // room to stand
-    for (const row of unitTicks(this.H, this.rowHeight)) {
+    this.yaxis.classList.toggle("dense", this.rowHeight < 12);
+    if (H * this.rowHeight >= 48) this.yaxis.append(el("span", "axis-title", "unit")); // room to stand
+    for (const k of unitTicks(H, this.rowHeight)) {
+      const row = r0 + k;
       const tick = el("span", "tick", String(this.order ? this.order[row] : row));
-      tick.style.top = `${((row + 0.5) / this.H) * 100}%`;
+      tick.style.top = `${((k + 0.5) / H) * 100}%`;
       this.yaxis.append(tick);
     }
   }
 
-  // Tokens under their columns when they fit, else step numbers every few steps.
-  labelSteps() {
-    const width = this.frame.clientWidth || this.T * SIZES.maxCellWidth;
-    const { ticks, numbers } = stepLabels(this.tokens, width / this.T);
+  // Tokens under their columns when they fit, else step numbers every few steps. frameWidth: the
+  // frame's width in CSS pixels, when the caller has read it.
+  labelSteps(frameWidth = this.frame.clientWidth) {
+    const { t0, t1 } = this.shown();
+    const T = t1 - t0 + 1;
+    const width = frameWidth || T * SIZES.maxCellWidth;
+    const { ticks, numbers } = stepLabels(this.tokens.slice(t0, t1 + 1), width / T, undefined, t0);
     this.xaxis.replaceChildren();
     this.xaxis.classList.toggle("numbers", numbers);
     for (const [t, text] of ticks) {
       const tick = el("span", "tick", text);
-      tick.style.left = `${((t + 0.5) / this.T) * 100}%`;
+      tick.style.left = `${((t + 0.5) / T) * 100}%`;
       this.xaxis.append(tick);
     }
   }
@@ -303,18 +307,45 @@ export class Panel {
     return u === null || !this.order ? u : this.order.indexOf(u);
   }
 
+  // An overlay at step t and row `row` of the run (null: all), within the window; hidden outside it.
+  place(node, t, row) {
+    const { t0, t1, r0, r1 } = this.shown();
+    const out = (t !== null && (t < t0 || t > t1)) || (row !== null && (row < r0 || row > r1));
+    if (out) node.hidden = true;
+    else place(node, t === null ? null : t - t0, row === null ? null : row - r0, t1 - t0 + 1, r1 - r0 + 1);
+  }
+
   // The crosshair: a column at t on every panel, and a row at unit u (null: none) on this layer's.
   cursor(t, u) {
+    this.cursorAt = [t, u];
     const row = this.rowOf(u);
-    place(this.vline, t, null, this.T, this.H);
-    place(this.hline, null, row === -1 ? null : row, this.T, this.H);
+    this.place(this.vline, t, null);
+    this.place(this.hline, null, row === -1 ? null : row);
   }
 
   // The pin at step t of unit u; hidden when that unit's row is filtered out.
   pinAt(t, u) {
+    this.pinnedAt = [t, u];
     const row = this.rowOf(u);
-    if (row === -1) place(this.pin, null, null, this.T, this.H);
-    else place(this.pin, t, row, this.T, this.H);
+    if (row === -1 || t === null || u === null) this.pin.hidden = true;
+    else this.place(this.pin, t, row);
+  }
+
+  // The rectangle being brushed, steps ta..tb and rows ra..rb of the run (null: none).
+  brushAt(ta, tb, ra, rb) {
+    if (ta === null) {
+      this.brush.hidden = true;
+      return;
+    }
+    const { t0, t1, r0, r1 } = this.shown();
+    const [T, H] = [t1 - t0 + 1, r1 - r0 + 1];
+    Object.assign(this.brush.style, {
+      left: `${((Math.min(ta, tb) - t0) / T) * 100}%`,
+      width: `${((Math.abs(tb - ta) + 1) / T) * 100}%`,
+      top: `${((Math.min(ra, rb) - r0) / H) * 100}%`,
+      height: `${((Math.abs(rb - ra) + 1) / H) * 100}%`,
+    });
+    this.brush.hidden = false;
   }
 }
 

@@ -59,6 +59,7 @@ const board = new Board(
   els,
   (l, t, u) => pinCell(l, t, u),
   (scale) => update({ scale }, { history: "push", redraw: "rows" }),
+  (zoom) => update({ zoom }, { history: "replace", redraw: "none" }), // the board has drawn it
 );
 // a column of the output row pins its step, at the pinned unit (or the first)
 const outputRow = new OutputRow(els.outputs, (t) => pinCell(get().layer ?? 0, t, get().unit ?? 0, { keep: true }));
@@ -200,7 +201,9 @@ function withIncludes(a, b) {
 
 // The heatmaps from the drawn run, in the rows' order the view asks for, then the pinned cell.
 function redrawRows() {
-  board.draw(drawn.data, model, rowOrders(drawn.data, get(), model), get().scale);
+  const state = get();
+  const overview = { gate: state.gate ?? "f", layer: state.layer ?? 0 };
+  board.draw(drawn.data, model, rowOrders(drawn.data, state, model), state.scale, state.zoom, overview);
   outputRow.draw(drawn.data, model);
   redrawPin();
 }
@@ -256,10 +259,17 @@ function pinCell(l, t, u, { keep = false } = {}) {
   update({ layer: same ? null : l, t: same ? null : t, unit: same ? null : u }, { history: "replace", redraw: "pin" });
 }
 
+// Zoom keys: + and − zoom the heatmaps in and out, 0 shows the whole run, shift + arrows pan.
+const ZOOM_KEYS = { "+": 0.5, "=": 0.5, "-": 2, "_": 2, "−": 2 };
+
 // The keyboard on the heatmaps (static/keys.js says where a key goes); not while typing.
 function onKey(event) {
   if (!drawn || event.altKey || event.ctrlKey || event.metaKey) return;
   if (event.target.closest?.("input, textarea, select, [contenteditable]")) return;
+  if (zoomKey(event)) {
+    event.preventDefault();
+    return;
+  }
   const { data } = drawn;
   const state = get();
   const layers = data.layers.length;
@@ -267,11 +277,27 @@ function onKey(event) {
   const next = cellAfterKey(event.key, { T: data.tokens.length, H: data.hidden_size, layers, state, order });
   if (next === null) return;
   if (next === "unpin") pinCell(state.layer, state.t, state.unit);
-  else pinCell(next.l, next.t, next.u, { keep: true });
+  else {
+    pinCell(next.l, next.t, next.u, { keep: true });
+    board.follow(next.l, next.t, next.u); // a zoomed window keeps the pinned cell in sight
+  }
   event.preventDefault();
 }
 
-const FRESH = { pin: null, text: null, inputs: null, layer: null, t: null, unit: null };
+// True when the key zoomed or panned the heatmaps.
+function zoomKey(event) {
+  if (event.key in ZOOM_KEYS) board.zoom.by(ZOOM_KEYS[event.key]);
+  else if (event.key === "0") board.zoom.reset();
+  else if (event.shiftKey && event.key.startsWith("Arrow") && board.zoom.zoomed()) {
+    const { t0, t1, r0, r1 } = board.win;
+    const step = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] }[event.key];
+    if (!step) return false;
+    board.zoom.pan(step[0] * Math.max(1, Math.round((t1 - t0 + 1) / 4)), step[1] * Math.max(1, Math.round((r1 - r0 + 1) / 4)));
+  } else return false;
+  return true;
+}
+
+const FRESH = { pin: null, text: null, inputs: null, layer: null, t: null, unit: null, zoom: null };
 
 let typingTimer = null;
 

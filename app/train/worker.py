@@ -93,6 +93,7 @@ def main(conn: Any, settings: dict[str, Any]) -> None:
             while conn.poll(PAUSED_POLL if paused and not single else 0):
                 command = conn.recv()
                 if command == "stop":
+                    conn.send(("stopped",))  # said before the process winds down, which takes a while
                     return
                 paused = command in ("pause", "step") or (paused and command != "resume")
                 single = command == "step"

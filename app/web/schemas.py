@@ -285,11 +285,32 @@ class Correlation(BaseModel):
     r: float = Field(description="Pearson's r of the unit's c or h with the label, over every step")
 
 
+class Passage(BaseModel):
+    start: int = Field(description="the passage is the text's characters start … end − 1")
+    end: int
+    peak: int = Field(description="the step (character) where the unit's |h| peaks")
+    values: list[float] = Field(
+        description="the unit's h after each of the passage's characters, to 3 digits"
+    )
+
+
+class UnitPassages(BaseModel):
+    unit: int
+    array: Literal["h"] = Field(
+        description="the array whose |h| peaks: bounded, and what the next layer sees"
+    )
+    windows: list[Passage] = Field(
+        description="up to 3 passages, largest |h| first: the peaks are more than 80 steps apart, each "
+        "with ±40 characters around it, trimmed to whole lines"
+    )
+
+
 class AnalyzedLayer(BaseModel):
     direction: Literal["forward", "backward"]
     saturation: dict[Literal["f", "i", "o"], Saturation]
     stats: dict[Literal["c", "h"], Spread]
     correlations: list[Correlation] = Field(description="the strongest 50 by |r|, strongest first")
+    passages: list[UnitPassages] = Field(description="per unit, the passages where its |h| is largest")
 
 
 class AnalyzeResponse(BaseModel):

@@ -92,6 +92,24 @@ def test_on_a_phone_the_run_starts_within_the_first_screen(
             look(small, f"first-screen-{model_id}-390x844")
 
 
+def test_on_a_phone_python_chars_text_itself_starts_within_the_first_screen(
+    browser: Browser, live_server: str
+) -> None:
+    # not only the view's box: its coloured text (it started at y = 1183, below the tabs in three
+    # rows, the controls, the header and the share button on rows of their own)
+    with phone(browser, live_server) as small:
+        open_page(small, "model=python-chars")
+        first = small.locator(".text-body .ch").first.bounding_box()
+        assert first is not None
+        assert first["y"] + first["height"] <= PHONE["height"], f"the text starts at y = {first['y']:.0f}"
+        # the tabs scroll sideways in one row there: the chosen one is brought into sight
+        tab = "document.getElementById('tab-text').getBoundingClientRect()"
+        in_sight = f"(r => r.left >= 0 && r.right <= innerWidth)({tab})"
+        small.wait_for_function(in_sight, timeout=2000)  # at the frame after the view is drawn
+        assert small.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        look(small, "first-screen-python-chars-390x844-text")
+
+
 def test_on_a_phone_a_tapped_cell_is_read_out_in_sight(browser: Browser, live_server: str) -> None:
     with phone(browser, live_server) as small:
         open_page(small, "model=counter&text=" + quote("a banana. an apple. aardvark"))

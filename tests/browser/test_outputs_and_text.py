@@ -117,6 +117,38 @@ def test_a_characters_background_is_the_scales_colour_for_the_apis_value(page: P
     assert body.split("\n")[1].startswith('    """Width')
 
 
+def test_pinning_and_recolouring_keep_the_characters_spans(page: Page) -> None:
+    # A pin moves one mark and the readout; a change of array re-colours: the spans are the same
+    # elements throughout (building 2,000 of them anew on every click took 100-250 ms).
+    open_page(page, f"model=python-chars&text={quote(CODE)}&view=text&units=58,12&key=c")
+    page.eval_on_selector_all(".text-body .ch", "ss => ss.forEach((s) => { s.kept = true; })")
+    kept = f"document.querySelectorAll('.text-body .ch').length === 2 * {len(CODE)} && "
+    kept += "[...document.querySelectorAll('.text-body .ch')].every((s) => s.kept)"
+    for t in (4, 9):
+        page.click(f'.text-unit[data-unit="12"] .ch[data-t="{t}"]')
+        page.wait_for_function(f"document.querySelector('.text-readout').textContent.startsWith('t = {t},')")
+        assert query_of(page)["t"] == [str(t)] and query_of(page)["unit"] == ["12"]
+        marked = page.eval_on_selector_all(
+            ".ch.pinned", "ss => ss.map(s => [s.closest('.text-unit').dataset.unit, s.dataset.t])"
+        )
+        assert marked == [["58", str(t)], ["12", str(t)]]
+        assert page.evaluate(f"() => {kept}"), f"the spans were built anew on pinning step {t}"
+    page.select_option("#text-key", "f")
+    page.wait_for_function("document.querySelector('.text-readout').textContent.includes('unit 58 f = ')")
+    assert page.evaluate(f"() => {kept}"), "the spans were built anew on a change of array"
+    assert page.get_attribute('.text-unit[data-unit="58"] .text-body', "aria-label") == (
+        "The text coloured by unit 58's f"
+    )
+    layer = api_run(page, {"model": "python-chars", "text": CODE, "precision": "float64"})["layers"][0]
+    values = [float(np.float16(np.float32(row[58]))) for row in layer["f"]]
+    colours = page.eval_on_selector_all(
+        '.text-unit[data-unit="58"] .ch', "ss => ss.map(s => s.style.backgroundColor)"
+    )
+    assert [rgb(c) for c in colours] == [expected_colour(values, t, "f") for t in range(len(CODE))]
+    assert page.locator('.text-unit[data-unit="58"] .ch.pinned').get_attribute("data-t") == "9"
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
 def test_the_text_view_is_in_the_url_and_stacks_four_units(page: Page) -> None:
     open_page(page, f"model=python-chars&text={quote(CODE)}&view=text&units=58,12&key=h")
     assert page.eval_on_selector_all(".text-unit", "us => us.map(u => u.dataset.unit)") == ["58", "12"]

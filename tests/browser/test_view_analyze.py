@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page
 
+from app.service.palette import colours
 from tests.browser.helpers import assert_no_sideways_scroll, open_page, phone, query_of, shoot
 
 pytestmark = pytest.mark.browser
@@ -34,6 +36,10 @@ class Counter:
 '''
 PAD, RIGHT, SIZE = 34, 8, 200  # analyze.js: a plot's left margin, top margin and SVG size
 PLOT = SIZE - PAD - RIGHT
+
+
+def rgb(text: str) -> tuple[int, ...]:
+    return tuple(int(v) for v in text.removeprefix("rgb(").removesuffix(")").split(","))
 
 
 def api_analyze(page: Page, body: dict) -> dict:
@@ -131,3 +137,56 @@ def test_a_vector_model_is_told_why_and_a_phone_fits(page: Page, browser: Browse
         assert_no_sideways_scroll(small)
         small.locator(".analyze-plots").scroll_into_view_if_needed()
         shoot(small, "analyze-python-phone")
+        # a unit's passages wrap within the phone's width
+        small.locator(".analyze-table tbody tr").first.locator("button").click()
+        small.wait_for_selector("#analyze-passages .analyze-passage")
+        assert_no_sideways_scroll(small)
+        small.locator("#analyze-passages").scroll_into_view_if_needed()
+        shoot(small, "analyze-passages-phone")
+
+
+def test_a_clicked_unit_shows_its_passages_coloured_and_the_url_keeps_it_and_the_patterns(page: Page) -> None:
+    patterns = [r"\bself\b", "#.*"]
+    open_page(page, "model=python-chars&text=x%20%3D%201%0A&view=analyze")
+    run_analysis(page, SNIPPET, patterns)
+    page.wait_for_selector(".analyze-results")
+    assert json.loads(query_of(page)["patterns"][0]) == patterns  # the patterns run are in the URL
+    assert "Click a dot or a row" in page.inner_text("#analyze-passages")
+    (layer,) = api_analyze(page, {"model": "python-chars", "text": SNIPPET, "patterns": patterns})["layers"]
+    u = layer["correlations"][0]["unit"]
+    page.locator(f'.analyze-figure[data-gate="o"] circle[data-unit="{u}"]').dispatch_event("click")
+    page.wait_for_selector(f'#analyze-passages[data-unit="{u}"]')
+    windows = layer["passages"][u]["windows"]
+    assert len(windows) >= 2
+    shown = page.eval_on_selector_all(
+        "#analyze-passages .analyze-passage",
+        "ps => ps.map(p => [Number(p.dataset.peak), Array.from(p.querySelectorAll('.ch'), s =>"
+        " [Number(s.dataset.t), s.textContent, s.classList.contains('peak'), s.style.backgroundColor])])",
+    )
+    assert [peak for peak, _ in shown] == [w["peak"] for w in windows]
+    # one colour scale for the unit's passages: ±its largest |h| there, as the Text view's own scale
+    most = max(abs(v) for w in windows for v in w["values"])
+    for (_, spans), w in zip(shown, windows, strict=True):
+        assert [t for t, _, _, _ in spans] == list(range(w["start"], w["end"]))
+        assert "".join(ch for _, ch, _, _ in spans) == SNIPPET[w["start"] : w["end"]].replace("\n", "↵")
+        (peak,) = [(t, ch) for t, ch, is_peak, _ in spans if is_peak]
+        assert peak == (w["peak"], SNIPPET[w["peak"]].replace("\n", "↵"))  # the API's peak, outlined
+        want = colours(np.array(w["values"]), -most, most, "diverging")
+        assert [rgb(bg) for _, _, _, bg in spans] == [tuple(int(c) for c in x) for x in want]
+    # hovering a character reads the unit's h there
+    top = windows[0]
+    page.hover(f'.analyze-passage[data-peak="{top["peak"]}"] .ch.peak')
+    said = page.inner_text(".analyze-passage-readout")
+    assert said.startswith(f"t = {top['peak']}, ") and f"unit {u} h = " in said
+    value = float(said.rsplit("= ", 1)[1].replace("−", "-"))
+    assert value == pytest.approx(top["values"][top["peak"] - top["start"]], abs=5e-4)
+    shoot(page, "analyze-passages-1280")
+    # A reload keeps the unit and the patterns; run again, the unit's passages are there unclicked.
+    assert query_of(page)["unit"] == [str(u)]
+    page.reload()
+    page.wait_for_selector("#analyze-run")
+    assert [page.input_value(f"#analyze-pattern-{k}") for k in range(3)] == [*patterns, ""]
+    assert query_of(page)["unit"] == [str(u)]
+    page.click("#analyze-run")
+    page.wait_for_selector(f'#analyze-passages[data-unit="{u}"] .analyze-passage')
+    assert page.errors == []  # type: ignore[attr-defined]

@@ -185,3 +185,42 @@ def test_python_chars_has_units_that_follow_indentation_and_bracket_depth_on_hel
     assert best["indentation"] > 0.6
     assert best["position in line"] > 0.7
     assert np.sum(np.array(layer["saturation"]["f"]["right"]) > 0.9) >= 3
+
+
+def test_each_units_passages_are_where_a_torch_lstm_puts_its_largest_h(client):
+    """python-chars over 6,000 characters of held-out code (two chunks), against torch.nn.LSTM
+    (float64) over the same one-hot text: each unit's first passage is at numpy's argmax of its
+    |h| over the whole array, and all K peaks and values are those of the definition over it."""
+    import torch
+
+    from app.engine.peaks import RADIUS
+    from app.service.resolve import one_hot, vocab_columns
+    from tests.engine.test_peaks import direct_peaks
+
+    text = (pychars.stdlib() / "textwrap.py").read_text(encoding="utf-8")[:6000]
+    r = client.post("/api/analyze", json={"model": "python-chars", "text": text})
+    assert r.status_code == 200, r.text
+    (layer,) = r.json()["layers"]
+    m = zoo.get("python-chars")
+    net = torch.nn.LSTM(m.input_size, m.shape.hidden_size).double()
+    net.load_state_dict({k: torch.from_numpy(v) for k, v in m.weights.items()})
+    x = one_hot(vocab_columns(text, m), len(m.vocab))
+    with torch.no_grad():
+        h = net(torch.from_numpy(x))[0].numpy()  # (T, H)
+    at, windows = direct_peaks(h)
+    passages = layer["passages"]
+    assert [p["unit"] for p in passages] == list(range(128)) and {p["array"] for p in passages} == {"h"}
+    assert [p["windows"][0]["peak"] for p in passages] == np.abs(h).argmax(axis=0).tolist()
+    for p in passages:
+        u = p["unit"]
+        assert [w["peak"] for w in p["windows"]] == [t for t in at[:, u] if t >= 0]
+        for j, w in enumerate(p["windows"]):
+            t, start, end = w["peak"], w["start"], w["end"]
+            assert start <= t < end and len(w["values"]) == end - start
+            # the window, ±40 characters, less the partial lines at its ends
+            assert start == max(0, t - RADIUS) or text[start - 1] == "\n"
+            assert end == min(len(text), t + RADIUS + 1) or text[end] == "\n"
+            assert text.find("\n", max(0, t - RADIUS), t) in (-1, start - 1)  # the first break before t
+            assert text.rfind("\n", t + 1, t + RADIUS + 1) in (-1, end)  # and the last after it
+            np.testing.assert_allclose(w["values"], h[start:end, u], rtol=0, atol=5e-4 + 1e-9)
+            assert w["values"][t - start] == round(float(windows[j, u, RADIUS]), 3)

@@ -215,6 +215,12 @@ OPERATIONS = {
     ("post", "/api/links"): {200, 400, 404, 409, 413, 415, 422, 429, 431, 503, 507},
     ("get", "/api/links/{link_id}"): {200, 404, 422, 431},
     ("post", "/api/models"): {200, 400, 403, 413, 415, 422, 429, 431, 503, 507},
+    ("post", "/api/train"): {200, 400, 413, 415, 422, 429, 431},
+    ("get", "/api/train/{training_id}"): {200, 404, 422, 431},
+    ("delete", "/api/train/{training_id}"): {200, 404, 422, 431},
+    ("get", "/api/train/{training_id}/events"): {200, 404, 422, 431},
+    ("post", "/api/train/{training_id}/model"): {200, 400, 404, 413, 415, 422, 429, 431, 503, 507},
+    ("post", "/api/train/{training_id}/{action}"): {200, 404, 422, 431},
 }
 
 

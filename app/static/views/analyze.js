@@ -2,11 +2,14 @@
 // limit) summarised by POST /api/analyze, drawn as Karpathy, Johnson and Fei-Fei's (2015) Figure 3
 // (one dot per unit: the share of steps its gate is left-saturated, below 0.1, against the share
 // right-saturated, above 0.9; one plot per gate f, i, o) and the units' correlations with the
-// text's labels, ranked. Clicking a unit pins it, so the Text view shows it. The text stays out of
-// the URL (too long); it and the answer live here for as long as the page does.
+// text's labels, ranked. Clicking a unit pins it, so the Text view shows it, and shows here the
+// passages where its h is largest, coloured as the Text view colours it. URL keys: `patterns`
+// (the regular expressions, a JSON list) and the pinned `unit`. The text stays out of the URL (too
+// long); it and the answer live here for as long as the page does.
 
 import { ApiError, analyzeText } from "../api.js";
 import { el, num, svg } from "./draw.js";
+import { colourOf, unitScale } from "./text.js";
 
 const PATTERNS = 3; // pattern inputs shown (the server takes up to GATESCOPE_MAX_PATTERNS)
 const MAX_CHARS = 200000; // the server's default GATESCOPE_MAX_ANALYZE_STEPS; it says if it has another
@@ -35,11 +38,26 @@ export const analyze = {
       );
       return;
     }
-    if (kept.text === null) kept.text = ctx.state.text ?? model.example ?? "";
+    if (kept.text === null) {
+      kept.text = ctx.state.text ?? model.example ?? "";
+      kept.patterns = patternsOf(ctx.state.patterns);
+    }
     container.append(form(ctx));
     if (kept.answer && kept.answer.model === model.id) container.append(results(ctx, kept.answer));
   },
 };
+
+// The pattern inputs from the URL's `patterns` (a JSON list of strings); unreadable: none.
+function patternsOf(value) {
+  let list = [];
+  try {
+    list = JSON.parse(value ?? "[]");
+  } catch {
+    list = [];
+  }
+  const strings = Array.isArray(list) ? list.filter((p) => typeof p === "string" && p !== "") : [];
+  return Array.from({ length: PATTERNS }, (_, k) => strings[k] ?? "");
+}
 
 // The text, the patterns, Run, and what the server said.
 function form(ctx) {
@@ -134,6 +152,8 @@ async function start(ctx) {
   };
   // a refusal's loc counts the patterns sent, so map it back to the inputs they came from
   const inputOf = kept.patterns.map((p, k) => (p !== "" ? k : null)).filter((k) => k !== null);
+  const inUrl = body.patterns.length ? JSON.stringify(body.patterns) : null;
+  if (inUrl !== (ctx.state.patterns ?? null)) ctx.setView({ patterns: inUrl });
   kept.busy = { started: performance.now() };
   kept.error = null;
   ctx.refresh();
@@ -143,6 +163,7 @@ async function start(ctx) {
   }, 100);
   try {
     const answer = await analyzeText(body);
+    answer.text = body.text; // the passages are cut from the text analysed, whatever is typed next
     kept.answer = answer;
   } catch (err) {
     const loc = err.body?.loc ?? null;
@@ -182,6 +203,7 @@ function results(ctx, answer) {
   const plots = el("div", "analyze-plots");
   for (const gate of GATES) plots.append(figure(ctx, { gate, entry, H, layer, chosen }));
   box.append(plots, table(ctx, { entry, layer, chosen }));
+  if (entry.passages) box.append(passages(ctx, { answer, entry, chosen }));
   if (answer.skipped?.length) {
     const list = el("ul", "help analyze-skipped");
     for (const why of answer.skipped) list.append(el("li", null, why));
@@ -254,5 +276,54 @@ function table(ctx, { entry, layer, chosen }) {
   });
   t.append(thead, body);
   box.append(t);
+  return box;
+}
+
+// Dark backgrounds get white letters, light ones black (as text.js's ink).
+const ink = ([r, g, b]) => (0.2126 * r + 0.7152 * g + 0.0722 * b < 120 ? "#fff" : "#000");
+const shownChar = (ch) => (ch === "\n" ? "↵" : ch === "\t" ? "⇥" : ch);
+
+// The chosen unit's passages: where its |h| peaks, each character coloured by h after reading it,
+// on one scale for all of them (±the unit's largest |h|, as the Text view's own scale of h).
+function passages(ctx, { answer, entry, chosen }) {
+  const box = el("section", "analyze-passages");
+  box.id = "analyze-passages";
+  const of = chosen === null ? null : entry.passages.find((p) => p.unit === chosen);
+  if (!of) {
+    box.append(el("p", "help", "Click a dot or a row: the passages where that unit's h is largest are shown here."));
+    return box;
+  }
+  box.dataset.unit = String(chosen);
+  const name = ctx.model?.units?.[chosen];
+  box.append(el("h5", null, `Unit ${chosen}${name ? ` (${name})` : ""}: the ${of.windows.length} passages where its |h| is largest`));
+  const scale = unitScale("h", of.windows.flatMap((w) => w.values));
+  const readout = el("p", "help analyze-passage-readout");
+  readout.setAttribute("aria-live", "polite");
+  readout.textContent = `Blue is h below 0, red above, white 0, on ±${num(scale.hi, 3)}. Hover over a character (tap on a phone) to read h there; the peak is outlined.`;
+  box.append(readout);
+  of.windows.forEach((w, k) => {
+    const pre = el("pre", "analyze-passage");
+    pre.tabIndex = 0;
+    pre.dataset.peak = String(w.peak);
+    pre.setAttribute("aria-label", `passage ${k + 1}: characters ${w.start} to ${w.end - 1}, h peaks at ${w.peak}`);
+    for (let t = w.start; t < w.end; t++) {
+      const ch = answer.text[t];
+      const span = el("span", t === w.peak ? "ch peak" : "ch", shownChar(ch));
+      const rgb = colourOf(w.values[t - w.start], scale);
+      span.style.background = `rgb(${rgb.join(",")})`;
+      span.style.color = ink(rgb);
+      span.dataset.t = String(t);
+      pre.append(span);
+      if (ch === "\n") pre.append("\n");
+    }
+    pre.addEventListener("pointerover", (event) => {
+      const span = event.target.closest?.(".ch");
+      if (!span) return;
+      const t = Number(span.dataset.t);
+      const ch = shownChar(answer.text[t]);
+      readout.textContent = `t = ${t}, “${ch === " " ? "␣" : ch}”: unit ${chosen} h = ${num(w.values[t - w.start], 3)}`;
+    });
+    box.append(pre);
+  });
   return box;
 }

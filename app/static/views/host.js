@@ -15,6 +15,7 @@ export const rowOrders = (data, state, model = null) => activeView(state, model)
 export const reorders = (changes) => VIEWS.some((v) => v.rowKeys?.some((key) => key in changes));
 
 let keyboardAt = null; // the id of the view's element that had the keyboard
+let drawnView = null; // the view drawn in the view's body last
 
 // els: {viewTabs, viewAbout, viewBody}; ctx: what the view draws from (views/index.js);
 // chooseView(key): a tab was clicked.
@@ -33,6 +34,7 @@ export function renderViews(els, ctx, chooseView) {
     }),
   );
   els.viewAbout.textContent = active.about;
+  if (active !== drawnView) showTab(els.viewTabs);
   // keep the keyboard where it was, even across a drawing that waits for the server (the element
   // comes back once the answer is in)
   if (els.viewBody.contains(document.activeElement) && document.activeElement.id) {
@@ -40,9 +42,24 @@ export function renderViews(els, ctx, chooseView) {
   } else if (document.activeElement !== document.body) {
     keyboardAt = null; // the keyboard went elsewhere: leave it there
   }
+  // a view that can bring its last drawing up to date in place does (views/index.js: update)
+  if (active === drawnView && active.update?.(els.viewBody, ctx)) return;
+  drawnView = active;
   els.viewBody.replaceChildren();
   els.viewBody.setAttribute("aria-labelledby", `tab-${active.key}`);
   active.render(els.viewBody, ctx);
   const back = keyboardAt && document.getElementById(keyboardAt);
   if (back && els.viewBody.contains(back)) back.focus();
+}
+
+// A phone's tabs are one row that scrolls sideways (style.css's breakpoint): bring the chosen
+// one into it, without scrolling the page (scrollIntoView would). Only when the view changes, and
+// at the next frame, once the view is drawn: reading the row's sizes lays the page out.
+const NARROW = matchMedia("(max-width: 600px)");
+function showTab(row) {
+  if (!NARROW.matches) return;
+  requestAnimationFrame(() => {
+    const tab = row.querySelector('[aria-selected="true"]'); // the tabs are drawn anew each time
+    if (tab && row.scrollWidth > row.clientWidth) row.scrollLeft = tab.offsetLeft - row.offsetLeft - (row.clientWidth - tab.offsetWidth) / 2;
+  });
 }

@@ -8,6 +8,8 @@
 //     state (the store's), pinned ({layer, t, unit} or null), sent (the run's body), select(l, t, u),
 //     setView(patch, {rerun}) (a change through the store), refresh() (draw again once something
 //     the view asked for is in)
+//   update(container, ctx)  optional: bring the view's last drawing in container up to date in
+//     place (a pin moved, say) and return true, or return false to be drawn anew by render
 //   rows(data, state), rowKeys  optional: the heatmaps' row order per layer (or null) while the
 //     view is shown, and the state keys that change it without a new run
 // Views draw what the API computed; they hold no LSTM math.

@@ -217,7 +217,8 @@ function spans(ctx, l, retention) {
     const text = spanText(span, later);
     const name = model?.units?.[u] || "";
     button.setAttribute("aria-pressed", String(pinned?.layer === l && pinned?.unit === u));
-    button.setAttribute("aria-label", `unit ${u}${name ? ` (${name})` : ""}: ${text}. Pin this unit.`);
+    // the name says what the button shows, in its order, then what a click does (WCAG 2.5.3)
+    button.setAttribute("aria-label", `unit ${u}: ${text}${name ? `, ${name}` : ""}. Pin this unit.`);
     if (span !== null) {
       const t = s + span;
       button.title = `Less than 1/e of c at step ${s} is left at step ${t} (“${showToken(data.tokens[t])}”)`;
@@ -226,8 +227,9 @@ function spans(ctx, l, retention) {
     const fill = el("span", span === null ? "span-fill open" : "span-fill");
     fill.style.width = `${later === 0 ? 100 : ((span ?? later) / later) * 100}%`;
     bar.append(fill);
-    button.append(el("span", "span-unit", `unit ${u}`), bar, el("span", "span-text", text));
-    if (name) button.append(el("span", "span-name", name));
+    // spaces between the parts (a grid lays out none of them) keep "unit 0" and "1 step" two words
+    button.append(el("span", "span-unit", `unit ${u}`), " ", bar, " ", el("span", "span-text", text));
+    if (name) button.append(" ", el("span", "span-name", name));
     button.addEventListener("click", () => ctx.select(l, pinned?.t ?? s, u));
     const item = el("li");
     item.append(button);

@@ -60,14 +60,8 @@ export const text = {
     model?.kind === "text" && (model.hidden_size >= 64 || (state?.text?.length ?? 0) >= LONG),
   request: () => ({}),
   render(container, ctx) {
-    const { data, model, state, pinned } = ctx;
-    const L = data.layers.length;
-    const H = data.hidden_size;
-    const layer = pinned?.layer ?? Math.min(state.layer ?? 0, L - 1);
-    const key = KEYS.includes(state.key) ? state.key : "c";
-    const listed = parseUnits(state.units, H) ?? [defaultUnit(model, H)];
-    // the pinned cell's unit (a heatmap row clicked) is shown first, without changing the list
-    const shown = pinned && !listed.includes(pinned.unit) ? [pinned.unit, ...listed].slice(0, MAX_UNITS) : listed;
+    const { data, pinned } = ctx;
+    const { H, layer, key, listed, shown } = choices(ctx);
     const values = data.layers[layer];
     const readout = el("p", "text-readout");
     readout.setAttribute("aria-live", "polite");
@@ -75,11 +69,49 @@ export const text = {
     // a tap pins: the pinned step's reading stays beside the text, where a phone shows it
     if (pinned && pinned.t < data.tokens.length) readout.replaceChildren(...reading(ctx, pinned.t, shown, layer, key));
     container.append(controls(ctx, { key, listed, H }), readout);
+    if (kept?.data !== data || kept.layer !== layer) kept = { data, layer, bodies: new Map() };
+    for (const u of kept.bodies.keys()) if (!shown.includes(u)) kept.bodies.delete(u);
+    live = { ctx, readout, shown, key, listed, layer };
     const blocks = el("div", "text-blocks");
-    for (const u of shown) blocks.append(block(ctx, { u, key, values, layer, listed, readout, shown }));
+    for (const u of shown) blocks.append(block(ctx, { u, key, values, listed, shown }));
     container.append(blocks);
   },
+  // A pin that changes no unit shown, array or layer (a click on a character, or on a heatmap cell
+  // of a unit shown) moves the marks and the readout in place: the 2,000 spans stay where they
+  // are, unstyled and unlaid-out again (views/host.js asks this before drawing anew).
+  update(container, ctx) {
+    const { data, pinned } = ctx;
+    const { layer, key, listed, shown } = choices(ctx);
+    const same = (a, b) => a.length === b.length && a.every((v, k) => v === b[k]);
+    if (!live || !container.contains(live.readout) || kept?.data !== data || live.layer !== layer) return false;
+    if (live.key !== key || !same(live.shown, shown) || !same(live.listed, listed)) return false;
+    live = { ...live, ctx };
+    for (const u of shown) mark(kept.bodies.get(u), pinned?.t ?? null);
+    if (pinned && pinned.t < data.tokens.length) live.readout.replaceChildren(...reading(ctx, pinned.t, shown, layer, key));
+    else live.readout.textContent = "Hover over a character (tap on a phone) to read the units there; click to pin it.";
+    return true;
+  },
 };
+
+// What the state and the pin ask the view to show: the layer, the array, the units listed in the
+// URL and those shown (the pinned cell's unit, a heatmap row clicked, first, without changing the
+// list).
+function choices(ctx) {
+  const { data, model, state, pinned } = ctx;
+  const H = data.hidden_size;
+  const layer = pinned?.layer ?? Math.min(state.layer ?? 0, data.layers.length - 1);
+  const key = KEYS.includes(state.key) ? state.key : "c";
+  const listed = parseUnits(state.units, H) ?? [defaultUnit(model, H)];
+  const shown = pinned && !listed.includes(pinned.unit) ? [pinned.unit, ...listed].slice(0, MAX_UNITS) : listed;
+  return { H, layer, key, listed, shown };
+}
+
+// The characters' spans of the last run drawn, kept from one drawing to the next: a pin (a click
+// here or on a heatmap) or a change of array moves one mark or re-colours the spans, where
+// building 2,000 spans anew took 100–250 ms a click (benchmarks/pagedraw.py). A new run or layer
+// builds them again. `live` is what the kept spans' listeners read: the latest drawing's.
+let kept = null; // {data, layer, bodies: Map(unit -> {u, node, spans, key, marked})}
+let live = null; // {ctx, readout, shown, key}
 
 // The array, the unit by number, and the card's named units.
 function controls(ctx, { key, listed, H }) {
@@ -139,8 +171,8 @@ function controls(ctx, { key, listed, H }) {
 }
 
 // One unit's copy of the text, with its title, legend and a button to take it away.
-function block(ctx, { u, key, values, layer, listed, readout, shown }) {
-  const { data, model, pinned } = ctx;
+function block(ctx, { u, key, values, listed, shown }) {
+  const { model, pinned } = ctx;
   const column = values[key].map((row) => row[u]);
   const scale = unitScale(key, column);
   const root = el("section", "text-unit");
@@ -157,37 +189,68 @@ function block(ctx, { u, key, values, layer, listed, readout, shown }) {
     drop.addEventListener("click", () => {
       const rest = listed.filter((v) => v !== u);
       const patch = { units: rest.length ? rest.join(",") : null };
-      if (pinned?.unit === u) Object.assign(patch, { layer: null, t: null, unit: null });
-      ctx.setView(patch);
+      // the pin as it is now: a pin moved in place (update) since this button was made
+      if (live.ctx.pinned?.unit === u) Object.assign(patch, { layer: null, t: null, unit: null });
+      live.ctx.setView(patch);
     });
     head.append(drop);
   }
-  const body = el("pre", "text-body");
-  body.tabIndex = 0;
-  body.setAttribute("aria-label", `The text coloured by unit ${u}'s ${key}`);
+  const body = textBody(ctx, u);
+  if (body.key !== key) recolour(body, key, column, scale);
+  mark(body, pinned?.t ?? null);
+  root.append(head, body.node);
+  return root;
+}
+
+// Unit u's copy of the text, uncoloured when new: one span per character, line breaks kept.
+function textBody(ctx, u) {
+  const known = kept.bodies.get(u);
+  if (known) return known;
+  const { data, model } = ctx;
+  const layer = kept.layer;
+  const node = el("pre", "text-body");
+  node.tabIndex = 0;
   const spaced = model?.kind !== "text"; // words (or numbers) are read apart
-  data.tokens.forEach((token, t) => {
+  const spans = data.tokens.map((token, t) => {
     const span = el("span", "ch", shownChar(token));
+    span.dataset.t = String(t);
+    node.append(span);
+    if (token === "\n") node.append("\n");
+    else if (spaced) node.append(" ");
+    return span;
+  });
+  const at = (event) => event.target.closest?.(".ch");
+  node.addEventListener("pointerover", (event) => {
+    const span = at(event);
+    if (span) live.readout.replaceChildren(...reading(live.ctx, Number(span.dataset.t), live.shown, layer, live.key));
+  });
+  node.addEventListener("click", (event) => {
+    const span = at(event);
+    if (span) live.ctx.select(layer, Number(span.dataset.t), u);
+  });
+  const body = { u, node, spans, key: null, marked: null };
+  kept.bodies.set(u, body);
+  return body;
+}
+
+// Each character's background on the scale of array `key`, and letters that read on it.
+function recolour(body, key, column, scale) {
+  body.spans.forEach((span, t) => {
     const rgb = colourOf(column[t], scale);
     span.style.background = `rgb(${rgb.join(",")})`;
     span.style.color = ink(rgb);
-    span.dataset.t = String(t);
-    if (pinned?.t === t) span.classList.add("pinned");
-    body.append(span);
-    if (token === "\n") body.append("\n");
-    else if (spaced) body.append(" ");
   });
-  const at = (event) => event.target.closest?.(".ch");
-  body.addEventListener("pointerover", (event) => {
-    const span = at(event);
-    if (span) readout.replaceChildren(...reading(ctx, Number(span.dataset.t), shown, layer, key));
-  });
-  body.addEventListener("click", (event) => {
-    const span = at(event);
-    if (span) ctx.select(layer, Number(span.dataset.t), u);
-  });
-  root.append(head, body);
-  return root;
+  body.node.setAttribute("aria-label", `The text coloured by unit ${body.u}'s ${key}`);
+  body.key = key;
+}
+
+// The pinned character's mark moves to step t (null: none).
+function mark(body, t) {
+  const span = t === null ? null : (body.spans[t] ?? null);
+  if (span === body.marked) return;
+  body.marked?.classList.remove("pinned");
+  span?.classList.add("pinned");
+  body.marked = span;
 }
 
 function legend(scale, key) {

@@ -173,6 +173,10 @@ function barChart({ id, title, labels, values, order, most }) {
     plot.append(g);
   });
   const scroll = el("div", "weights-scroll");
+  // a long chart scrolls: focusable so that a keyboard can scroll it too, named for what it holds
+  scroll.tabIndex = 0;
+  scroll.setAttribute("role", "region");
+  scroll.setAttribute("aria-label", `${title}: scroll for every bar`);
   scroll.append(plot);
   box.append(scroll);
   return box;

@@ -36,7 +36,6 @@ def registry(request: Request) -> trainings.Trainings:
 
 @router.post(
     "/api/train",
-    status_code=201,
     responses=refusals(*BODY, 429),
     openapi_extra=body_of("TrainRequest"),
 )
@@ -54,11 +53,10 @@ async def start_training(request: Request) -> JSON:
             "settings": training.settings,
             "events": f"/api/train/{training.id}/events",
         },
-        status_code=201,
     )
 
 
-@router.get("/api/train/{training_id}", responses=refusals(*ANY, 404))
+@router.get("/api/train/{training_id}", responses=refusals(*ANY, 404, 422))
 async def training_state(training_id: str, request: Request) -> JSON:
     """Its state (starting, running, paused, finished, stopped, failed), step, loss and accuracy."""
     trains = registry(request)
@@ -71,7 +69,14 @@ def _event(kind: str, data: dict, event_id: int | None = None) -> str:
     return head + f"data: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-@router.get("/api/train/{training_id}/events", responses=refusals(*ANY, 404))
+@router.get(
+    "/api/train/{training_id}/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events: snapshot, state"},
+        **refusals(*ANY, 404, 422),
+    },
+)
 async def training_events(training_id: str, request: Request) -> StreamingResponse:
     """Server-Sent Events: `snapshot` (step, loss, accuracy, the gates' means, and `model`, the
     snapshot's model id for /api/run) for every snapshot kept, from the first or after the
@@ -118,7 +123,7 @@ def _final(training: trainings.Training) -> dict:
     return {"final_accuracy": training.final_accuracy} if training.final_accuracy is not None else {}
 
 
-@router.delete("/api/train/{training_id}", responses=refusals(*ANY, 404))
+@router.delete("/api/train/{training_id}", responses=refusals(*ANY, 404, 422))
 async def stop_training(training_id: str, request: Request) -> JSON:
     """Stop it (within a second); its snapshots stay for saving until let go."""
     training = registry(request).get(training_id)
@@ -128,21 +133,21 @@ async def stop_training(training_id: str, request: Request) -> JSON:
     )
 
 
-@router.post("/api/train/{training_id}/model", status_code=201, responses=refusals(*BODY, 404, *STORES, 503))
+@router.post("/api/train/{training_id}/model", responses=refusals(*BODY, 404, *STORES, 503))
 async def save_training(training_id: str, request: Request) -> JSON:
     """Store a snapshot's weights (`{"step": n}`, or the newest without a body) as a model by
     content hash, with its card: {"id", "url", "created", "step", "model"}. All or nothing."""
     training = registry(request).get(training_id)
     raw = await request.body()
+    if raw.strip():
+        media.require_json(request)
     step = _step_of(raw)
     request.app.state.upload_limit.take(client_address(request))
     models = request.app.state.store
 
     def work() -> JSON:
         saved = registry(request).save(training, step, models)
-        return JSON(
-            {**saved, "model": run.model_info(saved["model"])}, status_code=201 if saved["created"] else 200
-        )
+        return JSON({**saved, "model": run.model_info(saved["model"])})
 
     return await request.app.state.compute.run(work, request.receive)
 
