@@ -26,10 +26,16 @@ CHROMIUM_FLAGS = [
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # These tests are about the page, not the queue (tests/web/test_compute.py): on a shared, slow
-    # machine a run can take longer than the 1 s a computation waits for its slot by default.
+    # machine a run can take longer than the 1 s a computation waits for its slot by default. And
+    # every page comes from 127.0.0.1: the per-address limits (tests/web/test_ratelimit.py,
+    # test_train.py) are lifted, or a test would meet the analyses or trainings of those before it.
     env = {
         "GATESCOPE_DATA_DIR": str(tmp_path_factory.mktemp("data")),
         "GATESCOPE_COMPUTE_DEADLINE_SECONDS": "30",
+        "GATESCOPE_ANALYSES_PER_MINUTE": "100000",
+        "GATESCOPE_LINKS_PER_MINUTE": "100000",
+        "GATESCOPE_UPLOADS_PER_MINUTE": "100000",
+        "GATESCOPE_TRAININGS_PER_CLIENT": "2",
     }
     proc, url = start_uvicorn(env)
     try:
