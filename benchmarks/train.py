@@ -15,6 +15,8 @@ two trainings running do to the latency of runs and link pages.
 4. Latency of POST /api/run (counter, 40 characters) and GET /l/{id} (a link page), 60 requests
    each, with no training and with two trainings of H = 64 running (GATESCOPE_TRAININGS_PER_CLIENT
    = 2 here, since every request comes from 127.0.0.1): medians and 95th percentiles.
+5. The Train view in Chromium: redraws of the page from new snapshots per second while
+   reset-count trains, against the snapshots the server sends per second.
 
 Run: .venv/bin/python -m benchmarks.train   (writes benchmarks/results/train.md too)
 """
@@ -180,6 +182,46 @@ def watched(lines: list[str]) -> None:
         )
 
 
+def page_redraws(lines: list[str], steps: int = 1500) -> None:
+    """The Train view in Chromium: how often the page redraws from a new snapshot while a training
+    of reset-count (H = 8, its recipe otherwise) runs."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS
+
+    proc, url = start_uvicorn({"GATESCOPE_DATA_DIR": tempfile.mkdtemp()})
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS)
+            page = browser.new_page(
+                viewport={"width": 1280, "height": 800}, bypass_csp=True
+            )  # for its predicates
+            page.goto(f"{url}/?model=reset-count&view=train")
+            page.wait_for_function("Number(document.body.dataset.settled ?? 0) >= 1")
+            page.fill("#train-steps", str(steps))
+            settled = "Number(document.body.dataset.settled)"
+            page.click("#train-start")
+            page.wait_for_function("document.querySelector('.train-controls')?.dataset.training")
+            tid = page.eval_on_selector(".train-controls", "e => e.dataset.training")
+            page.wait_for_function(f"{settled} >= 3")
+            start, before = time.perf_counter(), int(page.evaluate(settled))
+            while True:
+                with urllib.request.urlopen(f"{url}/api/train/{tid}", timeout=30) as r:
+                    info = json.loads(r.read())
+                if info["state"] in ("finished", "stopped", "failed"):
+                    break
+                time.sleep(0.25)
+            took, drawn = time.perf_counter() - start, int(page.evaluate(settled)) - before
+            browser.close()
+    finally:
+        stop(proc)
+    lines += ["", f"## 5. The page redrawing while reset-count trains ({steps} steps, H = 8)", ""]
+    lines.append(
+        f"- {drawn} redraws from new snapshots in {took:.1f} s of training: {drawn / took:.1f} a second "
+        f"(the server sent a snapshot every 10 steps, {info['step'] / 10 / took:.1f} a second)"
+    )
+
+
 def _latencies(url: str, link: str, n: int = 60) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {"run": [], "link page": []}
     body = {"model": "counter", "text": "a cat. a banana. an apple. a cat. ab.ab"}
@@ -240,6 +282,7 @@ def main() -> None:
         streaming(lines)
     watched(lines)
     latency(lines)
+    page_redraws(lines)
     print("\n".join(lines))
     write("train.md", lines)
 
