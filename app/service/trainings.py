@@ -11,6 +11,7 @@ Trainings live in this process only: a restart loses those in progress, never wh
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
 import multiprocessing
@@ -18,6 +19,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,7 +29,7 @@ from app.refusal import Invalid, NotFound, TooMany
 from app.service.limits import Limits
 from app.service.requests import TrainRequest
 from app.service.store import Store
-from app.train import texttask, worker
+from app.train import cli, texttask, worker
 from app.train.loop import EVAL_SEQUENCES, evaluate
 from app.train.tasks import TASKS
 
@@ -91,16 +93,19 @@ def settings_of(req: TrainRequest, s: Limits) -> dict[str, Any]:
     return out
 
 
+def arguments_of(settings: dict[str, Any]) -> argparse.Namespace:
+    """The training's settings as `gatescope train`'s arguments (one layer, no target)."""
+    names = ("task", "hidden", "seed", "steps", "batch", "lr", "schedule", "forget_bias", "recurrent_decay")
+    return argparse.Namespace(
+        **{k: settings[k] for k in names}, layers=1, target=None, out=Path("model.safetensors")
+    )
+
+
 def command_of(settings: dict[str, Any]) -> str:
     """The `gatescope train` command that trains the same weights (toy tasks)."""
     if settings["task"] == texttask.NAME:
         return "none on the command line: the text was pasted in the page"
-    return (
-        f"gatescope train {settings['task']} --hidden {settings['hidden']} --layers 1 --seed "
-        f"{settings['seed']} --steps {settings['steps']} --batch {settings['batch']} --lr {settings['lr']} "
-        f"--schedule {settings['schedule']} --forget-bias {settings['forget_bias']} --recurrent-decay "
-        f"{settings['recurrent_decay']} --out model.safetensors"
-    )
+    return cli.command_line(arguments_of(settings))
 
 
 class Training:
@@ -234,24 +239,9 @@ class Training:
 
     def card(self, snap: Snapshot, accuracy: float | None) -> dict[str, Any]:
         """What a model trained here says of itself (as the shipped models' cards do)."""
-        s, task = self.settings, self.task
+        s = self.settings
         return {
-            "task": task.name,
-            "title": task.title,
-            "description": task.description,
-            "hint": task.hint,
-            "example": task.example,
-            "vocab": task.vocab,
-            "classes": task.classes,
-            "hidden_size": s["hidden"],
-            "layers": 1,
-            "seed": s["seed"],
-            "steps": snap.step,
-            "batch": s["batch"],
-            "lr": s["lr"],
-            "schedule": s["schedule"],
-            "forget_bias": s["forget_bias"],
-            "recurrent_decay": s["recurrent_decay"],
+            **cli.settings_card(self.task, arguments_of(s), snap.step),
             "accuracy": None if accuracy is None else round(accuracy, 6),
             "accuracy_on": f"the steps of {EVAL_SEQUENCES if accuracy is None else 512} held-out sequences",
             "command": command_of(s),

@@ -93,10 +93,9 @@ def command_line(a: argparse.Namespace) -> str:
     )
 
 
-def card(task: Task, a: argparse.Namespace, trained: Trained) -> dict[str, object]:
-    rng = np.random.default_rng(a.seed + 2 * HELD_OUT_SEED_OFFSET)
-    tokens, targets, mask = task.draw(rng, 256, task.length)
-    units = find_units(trained.params, task.one_hot(tokens), task.properties(tokens, targets), mask)
+def settings_card(task: Task, a: argparse.Namespace, steps: int) -> dict[str, Any]:
+    """What every card says of its task and settings, the shipped models' and those trained in the
+    page alike (app.service.trainings); `steps`: the steps taken."""
     return {
         "task": task.name,
         "title": task.title,
@@ -108,12 +107,21 @@ def card(task: Task, a: argparse.Namespace, trained: Trained) -> dict[str, objec
         "hidden_size": a.hidden,
         "layers": a.layers,
         "seed": a.seed,
-        "steps": trained.steps,
+        "steps": steps,
         "batch": a.batch,
         "lr": a.lr,
         "schedule": a.schedule,
         "forget_bias": a.forget_bias,
         "recurrent_decay": a.recurrent_decay,
+    }
+
+
+def card(task: Task, a: argparse.Namespace, trained: Trained) -> dict[str, object]:
+    rng = np.random.default_rng(a.seed + 2 * HELD_OUT_SEED_OFFSET)
+    tokens, targets, mask = task.draw(rng, 256, task.length)
+    units = find_units(trained.params, task.one_hot(tokens), task.properties(tokens, targets), mask)
+    return {
+        **settings_card(task, a, trained.steps),
         "final_loss": round(trained.loss, 6),
         "accuracy": round(trained.accuracy, 6),
         "accuracy_on": "the steps of 512 held-out sequences of the task's length",
