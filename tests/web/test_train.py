@@ -282,3 +282,17 @@ def test_the_saved_cards_command_run_on_the_command_line_writes_the_same_tensors
     assert set(written) == set(stored)
     for name, tensor in written.items():
         assert np.array_equal(stored[name], tensor), name
+
+
+def test_saving_into_a_full_store_is_refused_and_leaves_nothing_behind(
+    make_client: Callable[..., TestClient],
+) -> None:
+    c = make_client()
+    full = make_client(data_dir=c.app.state.settings.data_dir, max_store_bytes=c.app.state.store.size())  # type: ignore[attr-defined]
+    tid = start(full, **{**RESET, "steps": 20})
+    list(events(full, tid))
+    refused = full.post(f"/api/train/{tid}/model")
+    assert refused.status_code == 507 and "GATESCOPE_MAX_STORE_BYTES" in refused.json()["error"], refused.text
+    store = full.app.state.store  # type: ignore[attr-defined]
+    with store._connect() as db:
+        assert db.execute("SELECT COUNT(*) FROM models").fetchone()[0] == 0
