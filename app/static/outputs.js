@@ -14,7 +14,7 @@ const TOP = 5;
 // Every column is this many CSS pixels wide with its gap (outputs.css's --out-col is 2 less), so
 // that where step t lies is t × PITCH, never read from the layout.
 export const PITCH = 48;
-const SPARE = 12; // columns built beyond each side of the view, so that a small scroll shows no gap
+const SPARE = 6; // columns built beyond each side of the view, so that a small scroll shows no gap
 
 // True when the model predicts its own next token: its labels are its vocabulary, in order.
 export const predictsNext = (model) => Boolean(model?.labels && model.vocab && model.labels.join("") === model.vocab);
@@ -164,6 +164,7 @@ export class OutputRow {
     strip.style.setProperty("--out-col", `${PITCH - 2}px`);
     this.track = el("div", "out-track");
     this.track.style.width = `${this.T * PITCH}px`;
+    this.track.style.setProperty("--out-rows", String(lm ? TOP + 2 : 4)); // its height (outputs.css)
     this.spacer = el("div", "out-spacer");
     this.track.append(this.spacer);
     strip.append(this.track);
@@ -239,16 +240,17 @@ export class OutputRow {
     const { scroll, viewWidth } = this;
     if (left < scroll || left + PITCH > scroll + viewWidth) {
       const to = Math.max(0, Math.min(left - viewWidth / 2, this.T * PITCH - viewWidth));
-      this.render(to);
-      // scrolled at the next frame, once the page's other writes are done: setting scrollLeft
-      // lays the page out, and now would do it once more than the frame does
+      this.scroll = to;
+      // built and scrolled at the next frame, once the page's other writes are done: the click
+      // that pinned answers at once, and setting scrollLeft now would lay the page out once more
       const { strip } = this;
       cancelAnimationFrame(this.frame);
       this.frame = requestAnimationFrame(() => {
         this.frame = 0;
+        this.render(to);
         strip.scrollLeft = to;
       });
     }
-    this.built.get(this.pinned)?.classList.add("out-pinned");
+    this.built.get(this.pinned)?.classList.add("out-pinned"); // a column built later marks itself
   }
 }
