@@ -77,7 +77,8 @@ export class Board {
         this.panels.push(panel);
         const range = spec.range === "symmetric" ? cScale(layer[spec.key], cs) : colourRange(spec, layer);
         const pick = spec.range === "symmetric" ? this.onScale : null;
-        panel.draw(layer[spec.key], range, data.tokens, rows?.[l], pick, this.win);
+        // step labels after the loop, from every frame's width read at once
+        panel.draw(layer[spec.key], range, data.tokens, rows?.[l], pick, this.win, false);
       }
       this.els.heatmaps.append(section);
     });

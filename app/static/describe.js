@@ -4,14 +4,18 @@
 import { showToken } from "./heatmap.js";
 
 // The picker: the known models, `selected` chosen; an id nobody knows gets a placeholder of its
-// own, so that choosing any model is a change.
+// own, so that choosing any model is a change. A model shown in place of the state's (shown.js:
+// a training's snapshot, `extra` its GET /api/models answer) is that placeholder, under its own
+// title ("Training: Count with reset (at step 470 of 500)"): disabled, and with no value, so that
+// its tr- id never reaches the state or the address bar.
 // Models are grouped as the API says (Built by hand, Trained, Random, Yours), in their order.
 const GROUPS = { "hand-built": "Built by hand", trained: "Trained", random: "Random", yours: "Yours" };
 
-export function fillPicker(select, models, selected) {
+export function fillPicker(select, models, selected, extra = null) {
   select.replaceChildren();
   if (!models.has(selected)) {
-    const option = new Option("— choose a model —", "", true, true);
+    const title = extra?.id === selected ? extra.title : "— choose a model —";
+    const option = new Option(title, "", true, true);
     option.disabled = true;
     select.append(option);
   }

@@ -6,7 +6,7 @@
 import { PANELS, SIZES } from "./config.js";
 import { entryTitle } from "./describe.js";
 import {
-  LUTS, cScale, colourRange, legendRamp, legendWords, paint, rowHeightFor, showToken, stepLabels, unitTicks,
+  LUTS, cScale, clippedCells, colourRange, legendRamp, legendWords, paint, rowHeightFor, showToken, stepLabels, unitTicks,
 } from "./heatmap.js";
 
 const SCALE = 2; // device pixels per CSS pixel: sharp when a slide enlarges it
@@ -132,6 +132,23 @@ function header(ctx, box, data, model, state) {
   write(ctx, fit(ctx, `“${shown}”`, right - at), at, top + 60, { font: ctx.font });
 }
 
+// The page's mark of a clipped cell (heatmap.js markClipped): a white dot in its middle third,
+// in whole device pixels (at least one), so that a 1-pixel row keeps a visible dot.
+function dotClipped(ctx, box, heat, cells) {
+  const { scale } = box;
+  const [w, h] = [box.cell * scale, box.rowHeight * scale]; // a cell, in device pixels
+  const [dw, dh] = [Math.max(1, Math.round(w / 3)), Math.max(1, Math.round(h / 3))];
+  ctx.save();
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.fillStyle = "#ffffff";
+  for (const [t, u] of cells) {
+    const x = Math.round(heat.x * scale + (t + 0.5) * w - dw / 2);
+    const y = Math.round(heat.y * scale + (u + 0.5) * h - dh / 2);
+    ctx.fillRect(x, y, dw, dh);
+  }
+  ctx.restore();
+}
+
 // reads: what a step's label is ("token", "input"), for the axis title.
 function drawPanel(ctx, box, place, spec, values, range, tokens, reads) {
   const { x, y, heat, legend } = place;
@@ -154,6 +171,7 @@ function drawPanel(ctx, box, place, spec, values, range, tokens, reads) {
   paint(cells, values, lo, hi, LUTS[spec.scale], null, scaled?.unitHi);
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(cells, heat.x, heat.y, heat.w, heat.h);
+  if (scaled) dotClipped(ctx, box, heat, clippedCells(values, scaled));
   frame(ctx, heat.x, heat.y, heat.w, heat.h, box.scale);
 
   // units beside their rows, as the page labels them

@@ -213,8 +213,9 @@ export class Panel {
   // values: T × H nested arrays; range: [lo, hi], or the cell state's cScale (heatmap.js);
   // tokens: T labels; order (optional): the units drawn as rows, top to bottom (row k is unit
   // order[k]; units left out are not drawn); pick(scale): the legend offers the choice of scale;
-  // win: the window shown (zoom.js), null: all of it.
-  draw(values, range, tokens, order = null, pick = null, win = null) {
+  // win: the window shown (zoom.js), null: all of it; steps: false leaves the step labels to the
+  // caller, as view() does.
+  draw(values, range, tokens, order = null, pick = null, win = null, steps = true) {
     this.values = values;
     this.T = values.length;
     this.order = order;
@@ -230,7 +231,7 @@ export class Panel {
     this.canvas.setAttribute("role", "img");
     const says = scaled ? { scale: scaled.scale, clipped: this.clipped.length } : null;
     this.legendSlot.replaceChildren(legend(this.spec, lo, hi, says, pick));
-    this.view(win);
+    this.view(win, steps);
   }
 
   // Show window `win` (null: the whole run): paint only its cells, label its rows and steps.

@@ -130,7 +130,7 @@ async function apply(history) {
   if (get().model === null && !shown()) fills.model = model.id;
   if (get()[seqKey(model)] === null) fills[seqKey(model)] = model.example;
   update(fills, { history: history === "none" ? "none" : "replace", redraw: "none" });
-  fillPicker(els.model, models, model.id);
+  fillPicker(els.model, models, model.id, shown()?.info); // a snapshot shown: its title
   describe(els, model, (u) => pinCell(0, get().t ?? 0, u, { keep: true }));
   const typed = get()[seqKey(model)];
   if (els.sequence.value !== typed) els.sequence.value = typed;

@@ -33,6 +33,20 @@ export function grow(box) {
   box.style.height = `${box.scrollHeight + box.offsetHeight - box.clientHeight}px`;
 }
 
+// The box's scroll offset as its scroll events last said, and the mirror's as last set: reading
+// box.scrollTop or setting mirror.scrollTop after the page's DOM has changed lays the whole page
+// out there and then (500 ms in a redraw of 2,000 steps), so markStep does neither when the two
+// already agree.
+const scrolled = new WeakMap();
+const mirrored = new WeakMap();
+
+function follow(mirror, box) {
+  const top = scrolled.get(box) ?? 0;
+  if (mirrored.get(mirror) === top) return;
+  mirror.scrollTop = top;
+  mirrored.set(mirror, top);
+}
+
 // Mirror the box's text with step t (null: none) marked; span from stepSpans.
 export function markStep(mirror, box, span) {
   const text = box.value;
@@ -43,7 +57,7 @@ export function markStep(mirror, box, span) {
     mark.textContent = text.slice(span[0], span[1]);
     mirror.replaceChildren(text.slice(0, span[0]), mark, `${text.slice(span[1])}\n`);
   }
-  mirror.scrollTop = box.scrollTop;
+  follow(mirror, box);
 }
 
 // Wire a box and its mirror: growing as the user types, the mirror following its scrolling.
@@ -53,7 +67,8 @@ export function wireSequence(box, mirror) {
     markStep(mirror, box, null); // the text moved: the old mark would point elsewhere
   });
   box.addEventListener("scroll", () => {
-    mirror.scrollTop = box.scrollTop;
+    scrolled.set(box, box.scrollTop); // in its own event, the layout is current
+    follow(mirror, box);
   });
   window.addEventListener("resize", () => grow(box)); // a narrower box wraps into more lines
 }

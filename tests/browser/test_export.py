@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Page, Route
 
 from tests.browser.helpers import SCREENSHOTS, canvas, open_page, runs, shoot, wait_next_run
+from tests.browser.test_c_scale import INPUTS, STEPS, outlier_model
 
 pytestmark = pytest.mark.browser
 
@@ -78,6 +79,21 @@ def canvas_rgb(page: Page, selector: str) -> list[list[tuple[int, int, int]]]:
     )
     pixels = [tuple(rgba[k : k + 3]) for k in range(0, len(rgba), 4)]
     return [pixels[y : y + width] for y in range(0, len(pixels), width)]
+
+
+def clipped_on_page(page: Page, key: str, layer: int) -> set[tuple[int, int]]:
+    """The cells (t, u) the page dots as clipped: its marks canvas, 3 × 3 pixels a cell."""
+    return {
+        (t, u)
+        for t, u in page.eval_on_selector(
+            f'.panel[data-layer="{layer}"][data-gate="{key}"] canvas.clips',
+            """m => { if (m.hidden) return [];
+                      const px = m.getContext('2d').getImageData(0, 0, m.width, m.height).data, out = [];
+                      for (let u = 0; u < m.height / 3; u++) for (let t = 0; t < m.width / 3; t++)
+                        if (px[((u * 3 + 1) * m.width + t * 3 + 1) * 4 + 3] === 255) out.push([t, u]);
+                      return out; }""",
+        )
+    }
 
 
 def layout_of(page: Page, answer: dict) -> dict:
@@ -212,6 +228,7 @@ def test_the_png_cells_and_legends_have_exactly_the_pages_colours(
     points, expected = [(0, 0), (png_size(data)[0] - 1, png_size(data)[1] - 1)], [(255, 255, 255)] * 2
     for place in layout["panels"]:
         cells = canvas_rgb(page, canvas(place["key"], place["layer"]))
+        dotted = clipped_on_page(page, place["key"], place["layer"])
         heat = place["heat"]
         for u in range(H):
             for t in range(T):
@@ -221,7 +238,8 @@ def test_the_png_cells_and_legends_have_exactly_the_pages_colours(
                         int((heat["y"] + (u + 0.5) * heat["h"] / H) * scale),
                     )
                 )
-                expected.append(cells[u][t])
+                # a cell the robust scale clips is dotted white in its middle, as on the page
+                expected.append((255, 255, 255) if (t, u) in dotted else cells[u][t])
         legend = place["legend"]
         ramp = canvas_rgb(
             page, f'.panel[data-layer="{place["layer"]}"][data-gate="{place["key"]}"] canvas.legend-bar'
@@ -237,6 +255,8 @@ def test_the_png_cells_and_legends_have_exactly_the_pages_colours(
     got = png_pixels(page, data, points)
     wrong = [(p, g, e) for p, g, e in zip(points, got, expected, strict=True) if g != e]
     assert wrong == [], wrong[:5]
+    if model_id == "counter":  # the check met dotted cells
+        assert clipped_on_page(page, "c", 0)
     assert len({e for e in expected}) > 6  # the check saw many colours, not one repeated
     if model_id == "counter":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -281,3 +301,35 @@ def test_a_long_run_that_came_as_float16_exports_the_apis_exact_values(
     for _, gate, t, _, unit, value in rows[1:2000]:
         assert float(value) == exact[gate][int(t)][int(unit)]
     assert page.locator("#export-status").inner_text() == ""
+
+
+def test_the_pngs_clipped_cells_carry_the_pages_dots(page: Page, tmp_path: Path) -> None:
+    # unit 0's c grows 1, 2, … 9 past the robust scale: every cell of its row is clipped, and the
+    # page dots each (test_c_scale.py); the image shows the same dots, the other cells none
+    model = outlier_model(page)
+    open_page(page, f"model={model}&inputs={quote(INPUTS)}")
+    assert page.get_attribute('.panel[data-gate="c"]', "data-clipped") == str(STEPS)
+    download(page, "png", tmp_path / "run.png")
+    data = (tmp_path / "run.png").read_bytes()
+    answer = page.evaluate(
+        "async (m) => (await fetch('/api/run', { method: 'POST',"
+        " headers: { 'content-type': 'application/json' },"
+        " body: JSON.stringify({ model: m, inputs: Array(9).fill([0]) }) })).json()",
+        model,
+    )
+    layout = layout_of(page, answer)
+    scale, cell, row = layout["scale"], layout["cell"], layout["rowHeight"]
+    heat = next(p["heat"] for p in layout["panels"] if p["key"] == "c")
+    cells = canvas_rgb(page, canvas("c", 0))
+
+    def at(t: int, u: int, fx: float = 0.5, fy: float = 0.5) -> tuple[int, int]:
+        return int((heat["x"] + (t + fx) * cell) * scale), int((heat["y"] + (u + fy) * row) * scale)
+
+    points = [at(t, 0) for t in range(STEPS)] + [at(t, 0, 0.05, 0.05) for t in range(STEPS)]
+    points += [at(t, u) for t in range(STEPS) for u in (1, 2, 3)]
+    got = png_pixels(page, data, points)
+    white = (255, 255, 255)
+    assert got[:STEPS] == [white] * STEPS, "a clipped cell's middle is not dotted in the PNG"
+    assert got[STEPS : 2 * STEPS] == [cells[0][t] for t in range(STEPS)]  # the dot is in the middle only
+    assert got[2 * STEPS :] == [cells[u][t] for t in range(STEPS) for u in (1, 2, 3)]
+    assert all(cells[0][t] != white for t in range(STEPS))

@@ -31,7 +31,16 @@ CODE = 'def area(width, height=1):\n    """Width times height."""\n    return wi
 RESETS = "abaab.baaa.ab.aaaab"
 
 
+def scroll_to_step(page: Page, t: int) -> None:
+    """Scroll the output row to step t: only the columns in and near its view are built."""
+    page.eval_on_selector(
+        ".out-strip", "(s, t) => { s.scrollLeft = (t / Number(s.dataset.steps)) * s.scrollWidth - 100; }", t
+    )
+    page.wait_for_selector(f'.out-step[data-t="{t}"]', state="attached")
+
+
 def column(page: Page, t: int) -> dict:
+    scroll_to_step(page, t)
     return page.eval_on_selector(
         f'.out-step[data-t="{t}"]',
         """c => ({
@@ -49,7 +58,7 @@ def test_python_chars_output_row_shows_top5_and_the_next_characters_probability(
     open_page(page, f"model=python-chars&text={quote(CODE)}&view=step")
     answer = api_run(page, {"model": "python-chars", "text": CODE, "include": ["outputs"]})["outputs"]
     labels, probs = answer["labels"], np.array(answer["probs"])
-    assert page.locator(".out-step").count() == len(CODE)
+    assert page.get_attribute(".out-strip", "data-steps") == str(len(CODE))
     for t in (0, 3, 25, len(CODE) - 2):
         shown = column(page, t)
         top = np.argsort(-probs[t])[:5]
@@ -228,6 +237,24 @@ def test_python_chars_reads_2000_characters_with_its_predictions_and_text(page: 
     text = ("def f(x):\n    return x + 1  # one more\n" * 60)[:2000]
     open_page(page, f"model=python-chars&text={quote(text)}&units=58,15")
     assert page.locator("#error").is_hidden()
-    assert page.locator(".out-step").count() == 2000
+    # one column per step, of which only those in and near the strip's view are built
+    assert page.get_attribute(".out-strip", "data-steps") == "2000"
+    assert 0 < page.locator(".out-step").count() < 100
+    assert page.eval_on_selector(".out-strip", "s => s.scrollWidth") >= 2000 * 48
+    assert column(page, 1999)["read"] == "␣"  # the last character read: the text's 2,000th
+    assert page.locator('.out-step[data-t="0"]').count() == 0  # gone once scrolled away
+    # a column clicked pins its step; a step pinned elsewhere is built, marked and scrolled to
+    page.click('.out-step[data-t="1990"]')
+    page.wait_for_function("new URLSearchParams(location.search).get('t') === '1990'")
+    assert page.get_attribute(".out-step.out-pinned", "data-t") == "1990"
+    page.click('.text-unit[data-unit="15"] .ch[data-t="700"]')
+    page.wait_for_function("document.querySelector('.out-step.out-pinned')?.dataset.t === '700'")
+    seen = page.eval_on_selector(
+        ".out-strip",
+        """s => { const c = s.querySelector('.out-pinned').getBoundingClientRect();
+                  const v = s.getBoundingClientRect();
+                  return c.left >= v.left && c.right <= v.right; }""",
+    )
+    assert seen, "the pinned step's column is not in the strip's view"
     assert page.locator('.text-unit[data-unit="15"] .ch').count() == 2000
     assert page.errors == []  # type: ignore[attr-defined]

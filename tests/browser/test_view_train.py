@@ -181,6 +181,14 @@ def test_scrubbing_shows_that_snapshots_model(page: Page) -> None:
     )
     assert watch.models[-1] == f"tr-{tid}-100"
     assert page.inner_text(".train-scrub-label").startswith("step 100 ")
+    # the picker names the snapshot shown, as the API titles it, and keeps its id out of the URL
+    title = page.request.get(f"{page.base}/api/models/tr-{tid}-100").json()["title"]  # type: ignore[attr-defined]
+    assert title == "Training: Count with reset (at step 100 of 300)"
+    picked = page.eval_on_selector(
+        "#model", "s => { const o = s.selectedOptions[0]; return [o.textContent, o.disabled, s.value]; }"
+    )
+    assert picked == [title, True, ""]
+    assert "tr-" not in page.url and query_of(page)["model"] == ["counter"]
     assert "; by step 100: " in page.inner_text(".train-words")
     # the chart marks the step shown
     assert page.query_selector(".train-chart .train-mark") is not None
