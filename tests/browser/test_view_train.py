@@ -277,5 +277,16 @@ def test_the_view_at_1280x800_while_training(page: Page) -> None:
     tid = start(page, steps=3000)
     page.wait_for_function(f"document.querySelector('{LOSS}')?.dataset.points >= 40")
     shoot(page, "train-1280x800")
+    # the buttons and the unit's choice are the same elements snapshot after snapshot: a click,
+    # or an open menu, is never lost to a redraw
+    page.evaluate("window.kept = ['#train-stop', '#train-unit'].map((s) => document.querySelector(s))")
+    drawn = runs(page)
+    page.wait_for_function(f"Number(document.body.dataset.settled) >= {drawn + 5}")
+    assert page.evaluate(
+        "window.kept.map((e) => e.isConnected && document.querySelector('#' + e.id) === e)"
+    ) == [
+        True,
+        True,
+    ]
     page.click("#train-stop")
     assert wait_state(page, tid, ENDED)["state"] == "stopped"

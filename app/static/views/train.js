@@ -19,6 +19,8 @@ const kept = {
   fromLink: false, // the URL held a training's settings: offer to replay it
   unit: null, // the unit the timeline follows; null: the one the server picks (f differs most)
   els: null, // this drawing's live parts, updated in place as events come
+  watch: null, // the preset's button
+  rebuild: false, // the form must be drawn anew (a preset filled it): no update in place
 };
 
 life.changed = () => paint();
@@ -38,7 +40,16 @@ export const train = {
   label: "Train",
   about: "Train an LSTM here and watch its gates learn: the page shows each snapshot of its weights",
   request: () => ({}),
+  // A new snapshot redraws the page many times a second: the view is brought up to date in
+  // place, so that a button is never replaced under a click and the form keeps what is typed.
+  update(container, ctx) {
+    if (kept.rebuild || !kept.els || !container.contains(kept.els.controls)) return false;
+    life.pageModel = ctx.model;
+    paint();
+    return true;
+  },
   render(container, ctx) {
+    kept.rebuild = false;
     if (kept.form === null) {
       kept.form = readForm(ctx.state);
       kept.fromLink = ctx.state.task !== null;
@@ -53,6 +64,7 @@ export const train = {
     const live = el("div", "train-live");
     kept.els = {
       controls: el("div", "train-controls"),
+      buttons: null, // built at the first paint, then updated in place
       status: el("p", "train-status"),
       words: el("p", "train-words"),
       charts: el("div", "train-charts"),
@@ -88,9 +100,11 @@ function presets() {
   const watch = button("train-preset", "Watch the forget gate learn to close", () => {
     Object.assign(kept.form, { task: "reset-count", hidden: "8", seed: "0", fb: "1", decay: "on", lr: "", steps: "" });
     start();
+    kept.rebuild = true;
     update({}, { history: "none", redraw: "pin" }); // the form anew, with the preset's settings
   });
   watch.disabled = running();
+  kept.watch = watch;
   const words = el("p", "help", "reset-count, H = 8, seed 0, the recipe's settings: does f learn to close at '.' and open at letters?");
   box.append(watch, words);
   return box;
@@ -147,28 +161,38 @@ function paint() {
   els.words.textContent = run ? words(run, snap) : "";
 }
 
+// The buttons, built once per drawing of the view.
+function controlButtons() {
+  const paused = () => current()?.state === "paused";
+  const buttons = {
+    go: button("train-start", "Start", () => start()),
+    pause: button("train-pause", "Pause", () => act(paused() ? "resume" : "pause")),
+    step: button("train-step", "Step", () => act("step")),
+    stop: button("train-stop", "Stop", () => act("stop")),
+    saveIt: button("train-save", "Save", save),
+    compare: button("train-compare", "Compare forget bias 0 and 1", () => start(["0", "1"])),
+    newest: button("train-newest", "Show the training", () => {
+      life.showing = running() ? "newest" : (current()?.snaps.at(-1)?.step ?? null);
+      follow();
+      paint();
+    }),
+  };
+  kept.els.controls.replaceChildren(...Object.values(buttons));
+  return buttons;
+}
+
 function paintControls(run) {
   const live = running();
-  const paused = run?.state === "paused";
-  const go = button("train-start", kept.fromLink ? "Replay this training" : "Start", () => start());
-  const pause = button("train-pause", paused ? "Resume" : "Pause", () => act(paused ? "resume" : "pause"));
-  const step = button("train-step", "Step", () => act("step"));
-  const stop = button("train-stop", "Stop", () => act("stop"));
-  const saveIt = button("train-save", "Save", save);
-  const compare = button("train-compare", "Compare forget bias 0 and 1", () => start(["0", "1"]));
-  const newest = button("train-newest", "Show the training", () => {
-    life.showing = running() ? "newest" : (run?.snaps.at(-1)?.step ?? null);
-    follow();
-    paint();
-  });
+  kept.els.buttons ??= controlButtons();
+  const { go, pause, step, stop, saveIt, compare, newest } = kept.els.buttons;
+  go.textContent = kept.fromLink ? "Replay this training" : "Start";
+  pause.textContent = run?.state === "paused" ? "Resume" : "Pause";
+  if (kept.watch) kept.watch.disabled = live;
   go.disabled = compare.disabled = live || life.queue.length > 0;
   pause.disabled = step.disabled = stop.disabled = !live || run.state === "starting";
   saveIt.disabled = !run?.snaps.length;
   newest.hidden = !run?.snaps.length || shown() !== null;
-  const focused = document.activeElement?.id;
   if (run) kept.els.controls.dataset.training = run.id; // the training's id, for tools and tests
-  kept.els.controls.replaceChildren(go, pause, step, stop, saveIt, compare, newest);
-  if (focused && kept.els.controls.querySelector(`#${focused}`)) document.getElementById(focused).focus();
 }
 
 function paintStatus(run) {
@@ -243,14 +267,9 @@ function paintTimeline(run, mark) {
   }
   const unit = unitOf(run);
   const { chart, series } = gateTimeline(run, unit, gatesOf(run.settings.task), mark);
-  const pick = el("select");
-  pick.id = "train-unit";
-  pick.append(new Option(`the server's pick (f differs most): ${run.snaps.at(-1).unit}`, "", false, kept.unit === null));
-  for (let u = 0; u < run.settings.hidden; u++) pick.append(new Option(String(u), String(u), false, kept.unit === u));
-  pick.addEventListener("change", () => {
-    kept.unit = pick.value === "" ? null : Number(pick.value);
-    paint();
-  });
+  const pick = unitPicker(run.settings.hidden);
+  pick.options[0].textContent = `the server's pick (f differs most): ${run.snaps.at(-1).unit}`;
+  pick.value = kept.unit === null ? "" : String(kept.unit);
   const legend = el("ul", "train-legend");
   for (const s of series) {
     const item = el("li", null, s.label);
@@ -258,9 +277,29 @@ function paintTimeline(run, mark) {
     if (s.dash) item.classList.add("dashed");
     legend.append(item);
   }
-  const focused = document.activeElement?.id === pick.id;
-  box.replaceChildren(field("Unit", pick), chart, legend);
-  if (focused) pick.focus();
+  const choice = kept.els.pickField;
+  if (box.firstChild !== choice) box.replaceChildren(choice, chart, legend);
+  else {
+    // the choice stays where it is (moved, it would lose the keyboard and close its menu)
+    while (box.childNodes.length > 1) box.lastChild.remove();
+    box.append(chart, legend);
+  }
+}
+
+// The timeline's unit choice, kept across paints (a list rebuilt under an open menu would close it).
+function unitPicker(hidden) {
+  if (kept.els.pick?.options.length === hidden + 1) return kept.els.pick;
+  const pick = el("select");
+  pick.id = "train-unit";
+  pick.append(new Option("the server's pick", ""));
+  for (let u = 0; u < hidden; u++) pick.append(new Option(String(u), String(u)));
+  pick.addEventListener("change", () => {
+    kept.unit = pick.value === "" ? null : Number(pick.value);
+    paint();
+  });
+  kept.els.pick = pick;
+  kept.els.pickField = field("Unit", pick);
+  return pick;
 }
 
 // What the gates did, in words, quoted from the snapshots received: the first and the one shown.
