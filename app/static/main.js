@@ -226,8 +226,11 @@ function redrawPin() {
     refresh: () => drawn && redrawPin(), // an answer a view asked for has come: draw it anew
   };
   renderViews(els, ctx, (key) => update({ view: key }));
-  // a view that reads the text itself comes first, over the whole width (style.css)
-  els.workspace.classList.toggle("text-first", activeView(state, model).first === true);
+  // a view that reads the text itself comes first, over the whole width (style.css); one whose
+  // controls the page waits on (training) comes first on a phone, above the heatmaps
+  const active = activeView(state, model);
+  els.workspace.classList.toggle("text-first", active.first === true);
+  els.workspace.classList.toggle("phone-first", active.firstOnPhone === true);
 }
 
 // The pinned step, marked in the sequence box when the box still holds what was run.

@@ -265,6 +265,11 @@ def test_a_phone_can_train_and_closing_the_page_stops_it(browser: Browser, live_
         tid = start(page, steps=5000)
         page.wait_for_function(f"document.querySelector('{LOSS}')?.dataset.points >= 5")
         assert_no_sideways_scroll(page)
+        # the Train view's buttons come before the heatmaps they redraw, within the first screen
+        start_box = page.locator("#train-start").bounding_box()
+        heatmaps = page.locator("#heatmaps").bounding_box()
+        assert start_box and heatmaps and start_box["y"] < heatmaps["y"], (start_box, heatmaps)
+        assert start_box["y"] + start_box["height"] < 844 + page.evaluate("scrollY"), start_box
         shoot(page, "train-390x844")
         page.close()
         probe = browser.new_context().new_page()

@@ -12,6 +12,8 @@
 //     place (a pin moved, say) and return true, or return false to be drawn anew by render
 //   rows(data, state), rowKeys  optional: the heatmaps' row order per layer (or null) while the
 //     view is shown, and the state keys that change it without a new run
+//   firstFor(model, state), first, firstOnPhone  optional: the view that opens for such a model;
+//     drawn before the heatmaps over the whole width; drawn before them on a phone only
 // Views draw what the API computed; they hold no LSTM math.
 
 const NAMES = [

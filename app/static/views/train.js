@@ -38,6 +38,7 @@ function start(fbs = [kept.form.fb]) {
 export const train = {
   key: "train",
   label: "Train",
+  firstOnPhone: true, // its buttons above the heatmaps they redraw (main.js, style.css)
   about: "Train an LSTM here and watch its gates learn: the page shows each snapshot of its weights",
   request: () => ({}),
   // A new snapshot redraws the page many times a second: the view is brought up to date in
