@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from app.engine import lstm
-from app.models import badge, formats, prefixes, zoo
+from app.models import badge, formats, pagetrained, prefixes, zoo
 from app.models.versions import tensor_hash
 from app.refusal import Invalid
 
@@ -308,7 +308,7 @@ def as_model(model_id: str, info: dict[str, Any], weights: dict[str, np.ndarray]
     """A stored upload as a model, with its badge (app.models.badge); or a model trained in the
     page and saved (its info holds the training's card)."""
     if "training" in info:
-        return zoo.from_training(model_id, info["training"], weights)
+        return pagetrained.from_training(model_id, info["training"], weights)
     head = {k.removeprefix("head."): v for k, v in weights.items() if k in (HEAD_WEIGHT, HEAD_BIAS)}
     lstm_weights = {k: v for k, v in weights.items() if k not in (HEAD_WEIGHT, HEAD_BIAS)}
     read = badge.conversion(info, "weight_ih_l0_reverse" in lstm_weights)

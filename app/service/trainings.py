@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from app.models import upload, zoo
+from app.models import pagetrained, upload, zoo
 from app.refusal import Invalid, NotFound, TooMany
 from app.service.limits import Limits
 from app.service.requests import TrainRequest
@@ -342,7 +342,7 @@ class Trainings:
         if training is None or not step.isdigit():
             return None
         snap = training.snapshot(int(step))
-        return zoo.from_training(model_id, training.card(snap, None), snap.params, live=True)
+        return pagetrained.from_training(model_id, training.card(snap, None), snap.params, live=True)
 
     def save(self, training: Training, step: int | None, models: Store) -> dict[str, Any]:
         """Store a snapshot's weights as a model by content hash, all or nothing; answers its id."""
