@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.models import zoo  # noqa: E402
 from benchmarks._common import RESULTS, write  # noqa: E402
 from tests.browser.conftest import CHROMIUM, CHROMIUM_FLAGS  # noqa: E402
-from tests.servers import ROOT, free_port, stop, wait_healthy  # noqa: E402
+from tests.servers import ROOT, start_uvicorn, stop  # noqa: E402
 
 ROUNDS = 3  # per case and checkout: a first draw (a fresh context), a typed character, pins
 PINS_PER_ROUND = 5  # clicks per round and target
@@ -125,23 +125,10 @@ PIN = """async ([target, count]) => {
 
 
 def serve(root: Path, data_dir: Path) -> tuple[subprocess.Popen, str]:
-    """uvicorn serving root's app.main:app on 127.0.0.1 (python -m puts root first on sys.path)."""
-    port = free_port()
-    args = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port)]
-    env = {
-        **os.environ,
-        "OPENBLAS_NUM_THREADS": "1",
-        "GATESCOPE_DATA_DIR": str(data_dir),
-        "GATESCOPE_COMPUTE_DEADLINE_SECONDS": "30",
-    }
-    proc = subprocess.Popen([*args, "--log-level", "warning"], cwd=root, env=env, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc)
-    except RuntimeError:
-        stop(proc)
-        raise
-    return proc, url
+    """uvicorn serving root's app.main:app on 127.0.0.1."""
+    return start_uvicorn(
+        {"GATESCOPE_DATA_DIR": str(data_dir), "GATESCOPE_COMPUTE_DEADLINE_SECONDS": "30"}, root=root
+    )
 
 
 def open_page(browser: Browser, url: str) -> tuple[Any, Page]:

@@ -37,9 +37,10 @@ def wait_healthy(url: str, proc: subprocess.Popen, seconds: float = 30) -> None:
 
 
 def start_uvicorn(
-    env: dict[str, str], port: int | None = None, workers: int = 1
+    env: dict[str, str], port: int | None = None, workers: int = 1, root: Path = ROOT
 ) -> tuple[subprocess.Popen, str]:
-    """uvicorn serving app.main:app on 127.0.0.1 with these extra environment variables."""
+    """uvicorn serving app.main:app on 127.0.0.1 with these extra environment variables; `root`:
+    the checkout to serve (python -m puts it first on sys.path)."""
     port = port or free_port()
     args = [
         sys.executable,
@@ -56,7 +57,7 @@ def start_uvicorn(
     if workers > 1:
         args += ["--workers", str(workers)]
     proc = subprocess.Popen(
-        args, cwd=ROOT, env={**os.environ, "OPENBLAS_NUM_THREADS": "1", **env}, start_new_session=True
+        args, cwd=root, env={**os.environ, "OPENBLAS_NUM_THREADS": "1", **env}, start_new_session=True
     )
     url = f"http://127.0.0.1:{port}"
     try:
