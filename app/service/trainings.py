@@ -123,6 +123,7 @@ class Training:
         self.listeners = 0
         self.stopping = False  # told to stop: a timer kills it if it has not ended a second later
         self.lock = threading.Lock()
+        self.exited = threading.Event()  # set once the worker process has ended and been waited for
         context = multiprocessing.get_context("spawn")  # never fork a threaded server
         self.conn, child = context.Pipe()
         self.process = context.Process(target=worker.main, args=(child, settings), daemon=True)
@@ -158,7 +159,16 @@ class Training:
         with self.lock:
             self._end("stopped")  # the pipe closed without a word: told to stop, or killed
         self.conn.close()
+        self._reap()
+
+    def _reap(self) -> None:
+        """Wait for the worker to end, killing it if it lingers. Only this thread ever waits for it: two
+        threads waiting at once race in waitpid, and the loser reads a dead process as alive."""
         self.process.join(STOP_WITHIN)
+        if self.process.exitcode is None:
+            self.process.kill()
+            self.process.join()
+        self.exited.set()
 
     def _keep(self, snap: Snapshot) -> None:
         """Keep the snapshot; past the limit, every other older one goes (the first and the newest stay)."""
@@ -191,7 +201,7 @@ class Training:
         threading.Timer(STOP_WITHIN, self._kill).start()
 
     def _kill(self) -> None:
-        if self.process.is_alive():
+        if not self.exited.is_set():  # never is_alive() here: that waits for it too (see _reap)
             log.warning("training %s did not stop within %s s: killed", self.id, STOP_WITHIN)
             self.process.kill()  # its end of the pipe closes with it: the reader ends the training
 
