@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import json
 import struct
-import time
 import tracemalloc
 import zipfile
 
@@ -107,29 +106,34 @@ def many_members(n: int) -> bytes:
 MANY = many_members(130_000)
 
 
-def test_an_npz_of_130000_members_is_refused_in_under_a_second(client):
-    start = time.perf_counter()
+@pytest.fixture
+def no_zip_directory(monkeypatch):
+    """zipfile reads a whole directory, 130,000 members in about a second: the count comes first."""
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("zipfile read the directory")
+
+    monkeypatch.setattr(zipfile, "ZipFile", never)
+
+
+def test_an_npz_of_130000_members_is_refused_from_its_end_record(client, no_zip_directory):
     r = post_model(client, MANY, "many.npz", input_size="2")
-    took = time.perf_counter() - start
     error, loc = refusal(r, 413)
     assert error == "the .npz file holds 130000 tensors; the limit is 64 (GATESCOPE_MAX_UPLOAD_TENSORS)"
     assert loc == ["weights"] and r.json()["limit"] == 64
-    assert took < 1.0, took
 
 
-def test_a_zip_whose_end_record_understates_its_members_is_refused_as_fast(client):
+def test_a_zip_whose_end_record_understates_its_members_is_refused_from_its_size(client, no_zip_directory):
     """zipfile reads the whole directory whatever the end record says: its size is bounded too."""
     end = MANY.rfind(b"PK\x05\x06")
     forged = bytearray(MANY[: MANY.rfind(b"PK\x06\x06")] + MANY[end:])  # no zip64 records
     forged[-22 + 8 : -22 + 12] = struct.pack("<HH", 1, 1)  # "one member"
-    start = time.perf_counter()
     error, loc = refusal(post_model(client, bytes(forged), "many.npz", input_size="2"), 413)
     assert error == (
         "the .npz file's directory takes 6648890 bytes, more than 64 members need; "
         "the limit is 64 tensors (GATESCOPE_MAX_UPLOAD_TENSORS)"
     )
     assert loc == ["weights"]
-    assert time.perf_counter() - start < 1.0
 
 
 def test_the_tensor_count_is_a_setting_for_both_formats(make_client):

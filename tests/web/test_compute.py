@@ -61,10 +61,9 @@ def test_a_full_queue_refuses_at_once_with_retry_after() -> None:
             tasks.start_soon(queue.run, release.wait, never_disconnects())
             tasks.start_soon(queue.run, lambda: None, never_disconnects())
             await anyio.sleep(0.2)  # one computing, one waiting
-            start = time.monotonic()
-            with pytest.raises(Busy) as refused:
+            # refused while the first still computes: had it waited for the slot, it would wait for ever
+            with anyio.fail_after(GENEROUS), pytest.raises(Busy) as refused:
                 await queue.run(lambda: pytest.fail("a refused computation ran"), never_disconnects())
-            assert time.monotonic() - start < 1
             release.set()
         assert "GATESCOPE_MAX_QUEUED" in refused.value.message
         assert refused.value.retry_after >= 1 and refused.value.loc == []
@@ -99,12 +98,10 @@ def test_work_that_would_wait_past_its_deadline_is_refused_at_once() -> None:
             tasks.start_soon(queue.run, release.wait, never_disconnects())
             await anyio.sleep(0.05)
             queue.seconds_each = 3.0  # as if the last computations took 3 s each
-            start = time.monotonic()
-            with pytest.raises(Busy) as refused:
+            with anyio.fail_after(GENEROUS), pytest.raises(Busy) as refused:
                 await queue.run(lambda: pytest.fail("a refused computation ran"), never_disconnects())
-            assert time.monotonic() - start < 0.5
             release.set()
-        assert "about 3.0 s" in refused.value.message
+        assert "about 3.0 s" in refused.value.message  # the words of the refusal before any wait
         assert "1 s (GATESCOPE_COMPUTE_DEADLINE_SECONDS)" in refused.value.message
         assert refused.value.retry_after == 3
 
