@@ -48,6 +48,11 @@ class Snapshot:
     summary: dict[str, Any]  # what the event stream sends: loss, accuracy, the gates' means…
     params: dict[str, np.ndarray]
 
+    @property
+    def nbytes(self) -> int:
+        """The weights' bytes: the most a model saved from them keeps (float64)."""
+        return sum(v.nbytes for v in self.params.values())
+
 
 def settings_of(req: TrainRequest, s: Limits) -> dict[str, Any]:
     """The request's settings, completed from the task's recipe and checked against the limits."""

@@ -21,7 +21,7 @@ from app.web import errors
 from app.web.compute import ComputeQueue
 from app.web.headers import HeaderLimit, SecurityHeaders
 from app.web.middleware import BodyLimit, UploadGate
-from app.web.ratelimit import RateLimit
+from app.web.ratelimit import RateLimit, StoreQuota
 from app.web.routes import analyze, api, pages, train, uploads
 from app.web.routes import links as links_routes
 from app.web.settings import Settings, get_settings
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.upload_limit = RateLimit(
         settings.uploads_per_minute, settings.rate_limit_addresses, "uploads", "GATESCOPE_UPLOADS_PER_MINUTE"
     )
+    app.state.store_quota = StoreQuota(settings.store_bytes_per_client, settings.rate_limit_addresses)
     errors.install(app)
     app.include_router(api.router)
     app.include_router(analyze.router)
@@ -84,12 +85,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     api.document_bodies(app, RunRequest, StepRequest, LinkState, AnalyzeRequest, TrainRequest)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "static"), name="static")
+    upload_body_bytes = settings.max_upload_bytes + 64 * 1024  # multipart framing takes a little more
     app.add_middleware(
         BodyLimit,
         max_bytes=settings.max_body_bytes,
-        # multipart framing around the file takes a little more than the file itself
         larger={
-            "/api/models": (settings.max_upload_bytes + 64 * 1024, "GATESCOPE_MAX_UPLOAD_BYTES"),
+            "/api/models": (upload_body_bytes, "GATESCOPE_MAX_UPLOAD_BYTES"),
             "/api/analyze": max(
                 (analyze_body_bytes(settings), "GATESCOPE_MAX_ANALYZE_STEPS"),
                 (settings.max_body_bytes, "GATESCOPE_MAX_BODY_BYTES"),
@@ -101,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         path="/api/models",
         at_once=settings.uploads_at_once,
         wait_seconds=settings.uploads_wait_seconds,
+        largest=upload_body_bytes,
     )
     app.add_middleware(HeaderLimit, max_bytes=settings.max_header_bytes)
     app.add_middleware(SecurityHeaders)  # the last added is the outermost: on every answer above

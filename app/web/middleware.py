@@ -15,15 +15,16 @@ from app.web.ratelimit import client_address
 
 
 class UploadGate:
-    """POST `path` (uploads): its Content-Type, Sec-Fetch-Site and the client's rate limit are
+    """POST `path` (uploads): its Content-Type, Sec-Fetch-Site and the client's limits are
     checked on the headers alone, before a byte of the (up to 20 MB) form is read or parsed; and
     at most `at_once` uploads are read at a time (each holds its file a few times over while it
     is read and checked). One that finds no turn within `wait_seconds` is refused with 503; while
     it waits, its body stays unread in the socket."""
 
-    def __init__(self, app: ASGIApp, path: str, at_once: int, wait_seconds: float):
+    def __init__(self, app: ASGIApp, path: str, at_once: int, wait_seconds: float, largest: int):
         self.app = app
         self.path = path
+        self.largest = largest  # the most an upload's body may take: what one without a length counts
         self.turns = anyio.CapacityLimiter(at_once)
         self.wait_seconds = wait_seconds
 
@@ -44,10 +45,14 @@ class UploadGate:
         finally:
             self.turns.release()
 
-    @staticmethod
-    def _over_the_rate(request: Request) -> Refusal | None:
+    def _over_the_rate(self, request: Request) -> Refusal | None:
+        """The address's uploads a minute, then the bytes it may send to be kept (StoreQuota)."""
+        declared = request.headers.get("content-length", "")
+        size = min(int(declared), self.largest) if declared.isdigit() else self.largest
+        address = client_address(request)
         try:
-            request.app.state.upload_limit.take(client_address(request))
+            request.app.state.upload_limit.take(address)
+            request.app.state.store_quota.take(address, size, "this upload")
         except Refusal as refusal:
             return refusal
         return None

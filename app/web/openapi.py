@@ -29,7 +29,8 @@ WHY: dict[int, str] = {
     422: "bad input: `error` says what is wrong and `loc` where (a key, a character, a tensor, a "
     "limit); this includes what the schema cannot say, such as a character outside the model's "
     "vocabulary, a step of the wrong size or a step t beyond the sequence",
-    429: "too many such requests from this client address lately: retry after Retry-After seconds",
+    429: "too many such requests, or bytes to keep, from this client address lately: retry after "
+    "Retry-After seconds",
     431: "the request's headers are over 16 KB",
     503: "the compute queue is full: retry after Retry-After seconds",
     507: "the store has reached its size limit: nothing more is kept until room is made",

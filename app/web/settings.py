@@ -42,6 +42,12 @@ class Settings(Limits, BaseSettings):
     uploads_wait_seconds: float = Field(
         10.0, gt=0, description="longest an upload waits for its turn to be read before it is refused (503)"
     )
+    store_bytes_per_client: int = Field(
+        256 * 1024 * 1024,
+        ge=1,
+        description="bytes one client address may send to be kept in a day (uploads as sent, link "
+        "states, saved trainings' weights)",
+    )
     rate_limit_addresses: int = Field(
         10_000, ge=1, description="client addresses the rate limits remember (the least recent are forgotten)"
     )

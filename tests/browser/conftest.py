@@ -35,6 +35,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "GATESCOPE_ANALYSES_PER_MINUTE": "100000",
         "GATESCOPE_LINKS_PER_MINUTE": "100000",
         "GATESCOPE_UPLOADS_PER_MINUTE": "100000",
+        "GATESCOPE_STORE_BYTES_PER_CLIENT": str(1 << 40),
         "GATESCOPE_TRAININGS_PER_CLIENT": "2",
     }
     proc, url = start_uvicorn(env)

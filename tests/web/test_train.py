@@ -5,6 +5,7 @@ or when its stream closes, and what it saves is a model like any other."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 
@@ -293,3 +294,26 @@ def test_saving_into_a_full_store_is_refused_and_leaves_nothing_behind(
     store = full.app.state.store  # type: ignore[attr-defined]
     with store._connect() as db:
         assert db.execute("SELECT COUNT(*) FROM models").fetchone()[0] == 0
+
+
+def test_saving_counts_the_weights_against_the_address_s_daily_bytes(
+    make_client: Callable[..., TestClient],
+) -> None:
+    probe = make_client(store_bytes_per_client=1)
+    tid = start(probe, **{**RESET, "steps": 20})
+    list(events(probe, tid))
+    too_large = probe.post(f"/api/train/{tid}/model")
+    assert too_large.status_code == 429, too_large.text
+    size = int(re.match(r"this model takes ([\d,]+) bytes", too_large.json()["error"])[1].replace(",", ""))  # type: ignore[index]
+    c = make_client(store_bytes_per_client=size + size // 2)
+    tid = start(c, **{**RESET, "steps": 20})
+    list(events(c, tid))
+    saved = c.post(f"/api/train/{tid}/model", json={"step": 20})
+    assert saved.status_code == 200, saved.text
+    m = saved.json()["model"]
+    I, H, K = m["size"], m["hidden_size"], m["card"]["classes"]
+    assert size == 8 * (
+        4 * H * I + 4 * H * H + 2 * 4 * H + K * H + K
+    )  # every weight, float64, in torch's layout
+    refused = c.post(f"/api/train/{tid}/model", json={"step": 0})
+    assert refused.status_code == 429 and "GATESCOPE_STORE_BYTES_PER_CLIENT" in refused.json()["error"]

@@ -51,10 +51,12 @@ async def create_link(request: Request) -> JSON:
     """Store a view state (the page URL's query keys) and answer its short link: {id, url, created,
     state}. The same state gives the same id; the state's model is pinned to its current weights."""
     media.require_json(request)
-    request.app.state.link_limit.take(client_address(request))
+    address = client_address(request)
+    request.app.state.link_limit.take(address)
     raw = await request.body()
     settings, store = request.app.state.settings, request.app.state.store
     links.check_size(raw, settings)
+    request.app.state.store_quota.take(address, len(raw), "this link")
     return await computed(
         request, lambda: JSON(links.create(body.parse(raw, links.LinkState), settings, store))
     )

@@ -142,7 +142,9 @@ async def save_training(training_id: str, request: Request) -> JSON:
     if raw.strip():
         media.require_json(request)
     step = _step_of(raw)
-    request.app.state.upload_limit.take(client_address(request))
+    address = client_address(request)
+    request.app.state.upload_limit.take(address)
+    request.app.state.store_quota.take(address, training.snapshot(step).nbytes, "this model")
     models = request.app.state.store
 
     def work() -> JSON:
