@@ -185,6 +185,14 @@ def _npz(raw: bytes, max_unpacked: int, max_tensors: int) -> list[Header]:
     members = archive.infolist()
     if len(members) > max_tensors:  # the end record may understate what the directory lists
         raise _too_many(len(members), max_tensors, ".npz file")
+    if not any(m.filename.endswith(".npy") for m in members):  # np.savez names every array so
+        names = ", ".join(repr(m.filename) for m in members[:5]) + (" …" if len(members) > 5 else "")
+        raise Invalid(
+            f"the file is a zip archive that holds no arrays ({names or 'nothing'}): not an .npz, a "
+            '.keras file nor a torch.save file; save the weights with np.savez, model.save("m.keras") '
+            'or torch.save(model.state_dict(), "m.pt")',
+            ["weights"],
+        )
     unpacked = sum(m.file_size for m in members)
     if unpacked > max_unpacked:  # a zip bomb, or simply too much
         raise TooLarge(
@@ -273,11 +281,20 @@ def check_dims(name: str, shape: tuple[int, ...]) -> None:
 def _safetensors(raw: bytes, max_tensors: int) -> list[Header]:
     """An 8-byte little-endian length, a JSON header {name: {dtype, shape, data_offsets}}, then
     the data, offsets counted from the header's end."""
-    if len(raw) < 8 or int.from_bytes(raw[:8], "little") > len(raw) - 8:
-        raise Invalid(
-            "the file is neither .npz nor a complete .safetensors file (its header is cut short)", ["weights"]
-        )
     length = int.from_bytes(raw[:8], "little")
+    if len(raw) < 8 or (length > len(raw) - 8 and raw[8:9] != b"{"):  # a header is a JSON object
+        raise Invalid(
+            f"the file is in no format Gatescope reads (it begins {raw[:8].hex(' ')}): not a torch.save "
+            "file, .safetensors, .npz, a Keras file (.keras, .weights.h5, .h5) nor ONNX; "
+            'save the weights with torch.save(model.state_dict(), "m.pt") or model.save("m.keras")',
+            ["weights"],
+        )
+    if length > len(raw) - 8:
+        raise Invalid(
+            f"the .safetensors file is cut short: its header declares {length:,} bytes, and the file "
+            f"holds {len(raw) - 8:,} after the length",
+            ["weights"],
+        )
     if length > MAX_SAFETENSORS_HEADER:
         raise Invalid(
             f"the .safetensors file's header takes {length:,} bytes; the header of {max_tensors} "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import random
+import zipfile
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from safetensors.numpy import save as save_numpy
 
 from app.models import formats
 from app.refusal import Refusal
+from tests.models.test_uploads import post_model
 
 WEIGHTS = {"weight_ih_l0": np.linspace(-1, 1, 24).reshape(8, 3), "weight_hh_l0": np.ones((8, 2))}
 
@@ -65,3 +67,46 @@ def refusals_of_damaged(raw: bytes, times: int, seed: int, most_changed: int) ->
 @pytest.mark.parametrize("kind", FILES)
 def test_a_damaged_file_is_read_or_refused_in_words(kind: str) -> None:
     assert refusals_of_damaged(FILES[kind](), times=400, seed=7, most_changed=6) > 0
+
+
+def zip_of(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        (
+            zip_of({"README.txt": b"no arrays here", "notes/a.csv": b"1,2"}),
+            "the file is a zip archive that holds no arrays ('README.txt', 'notes/a.csv'): not an .npz, "
+            'a .keras file nor a torch.save file; save the weights with np.savez, model.save("m.keras") '
+            'or torch.save(model.state_dict(), "m.pt")',
+        ),
+        (
+            zip_of({}),
+            "the file is a zip archive that holds no arrays (nothing): not an .npz",
+        ),
+        (
+            bytes(random.Random(7).randrange(256) for _ in range(4096)),
+            "the file is in no format Gatescope reads (it begins ",
+        ),
+        (
+            b"GIF89a\x01\x00\x01\x00",
+            "the file is in no format Gatescope reads (it begins 47 49 46 38 39 61 01 00): not a torch.save "
+            "file, .safetensors, .npz, a Keras file (.keras, .weights.h5, .h5) nor ONNX",
+        ),
+        (
+            save_numpy(WEIGHTS)[:40],  # within its header
+            "the .safetensors file is cut short: its header declares ",
+        ),
+    ],
+    ids=["zip-of-other-files", "empty-zip", "random-bytes", "a-gif", "safetensors-cut-short"],
+)
+def test_a_file_in_no_format_it_reads_is_said_to_be_what_it_is(client, raw: bytes, words: str) -> None:
+    answer = post_model(client, raw, "model.pt", input_size="3")
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"].startswith(words) and answer.json()["loc"] == ["weights"], answer.json()

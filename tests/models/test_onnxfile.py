@@ -187,10 +187,10 @@ def test_two_lstms_that_do_not_feed_each_other_are_refused(client):
     assert "LSTM nodes 'lstm' and 'other' of the ONNX model do not feed each other" in detail["error"]
 
 
-def test_bytes_that_only_begin_like_onnx_get_the_old_answer(client):
+def test_bytes_that_only_begin_like_onnx_are_said_to_be_in_no_format(client):
     detail = refusal(client, b"\x08garbage!")
     assert detail["loc"] == ["weights"]
-    assert "neither .npz nor a complete .safetensors file" in detail["error"]
+    assert detail["error"].startswith("the file is in no format Gatescope reads (it begins 08 67 61 72 ")
 
 
 def test_layout_1_batch_first_is_computed_as_layout_0(client):
