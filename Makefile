@@ -64,6 +64,7 @@ bench: install-test chromium
 	$(BIN)/python -m benchmarks.queue
 	$(BIN)/python -m benchmarks.analyze
 	$(BIN)/python -m benchmarks.train
+	$(BIN)/python -m benchmarks.parity
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache node_modules
