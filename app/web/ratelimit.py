@@ -104,9 +104,10 @@ class StoreQuota:
                 limit=self.per_day,
             )
         seconds = max(1, math.ceil(wait))
+        left = max(0, round(size - wait * self.bytes.per_second))
         raise TooMany(
-            f"{address} has sent nearly {self.per_day:,} bytes to be kept within a day, the most one "
-            f"address may ({self.VARIABLE}); {what} ({size:,} bytes) fits again in {_span(seconds)}",
+            f"{what} ({size:,} bytes) is more than the {left:,} bytes {address} may still send to be "
+            f"kept today, of {self.per_day:,} a day ({self.VARIABLE}); it fits again in {_span(seconds)}",
             [],
             retry_after=seconds,
             limit=self.per_day,

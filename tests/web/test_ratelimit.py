@@ -87,8 +87,8 @@ def test_a_quota_lets_a_day_s_bytes_through_then_refills_over_the_day() -> None:
     # 20 bytes left, 20 more needed, at 100 bytes a day: 86,400 / 5 s
     assert refused.value.retry_after == 17_280 and refused.value.extra["limit"] == 100
     assert refused.value.message == (
-        "10.0.0.1 has sent nearly 100 bytes to be kept within a day, the most one address may "
-        "(GATESCOPE_STORE_BYTES_PER_CLIENT); this upload (40 bytes) fits again in 5 hours"
+        "this upload (40 bytes) is more than the 20 bytes 10.0.0.1 may still send to be kept today, "
+        "of 100 a day (GATESCOPE_STORE_BYTES_PER_CLIENT); it fits again in 5 hours"
     )
     quota.take("10.0.0.2", 100, "this link")  # another address has its own
     clock.now += 17_280
@@ -120,7 +120,9 @@ def test_uploads_past_an_address_s_daily_bytes_are_refused_from_their_length_and
     c = make_client(store_bytes_per_client=2 * one + one // 2)
     assert upload(c, 1).status_code == 200 and upload(c, 2).status_code == 200
     r = upload(c, 3)
-    body = assert_refused(r, 429, ["testclient has sent nearly", "GATESCOPE_STORE_BYTES_PER_CLIENT"], [])
+    body = assert_refused(
+        r, 429, ["bytes testclient may still send to be kept today", "GATESCOPE_STORE_BYTES_PER_CLIENT"], []
+    )
     assert body["limit"] == 2 * one + one // 2 and int(r.headers["retry-after"]) > 3600
     assert stored_count(c) == 2
     other = TestClient(c.app, client=("192.0.2.7", 40000))
