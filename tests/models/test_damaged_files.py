@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import random
-import zipfile
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ from safetensors.numpy import save as save_numpy
 
 from app.models import formats
 from app.refusal import Refusal
+from tests.models.test_upload_limits import zip_of
 from tests.models.test_uploads import post_model
 
 WEIGHTS = {"weight_ih_l0": np.linspace(-1, 1, 24).reshape(8, 3), "weight_hh_l0": np.ones((8, 2))}
@@ -67,14 +67,6 @@ def refusals_of_damaged(raw: bytes, times: int, seed: int, most_changed: int) ->
 @pytest.mark.parametrize("kind", FILES)
 def test_a_damaged_file_is_read_or_refused_in_words(kind: str) -> None:
     assert refusals_of_damaged(FILES[kind](), times=400, seed=7, most_changed=6) > 0
-
-
-def zip_of(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-    return buf.getvalue()
 
 
 @pytest.mark.parametrize(
